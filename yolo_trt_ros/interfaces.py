@@ -26,14 +26,10 @@ UPSTREAM_VISION_MSGS_VERSION = "4.1.1"
 #: RIHS01 type hashes of upstream vision_msgs 4.1.1; equal hashes mean wire compatibility.
 UPSTREAM_VISION_MSGS_TYPE_HASHES: Mapping[str, str] = MappingProxyType(
     {
-        "vision_msgs/msg/Detection2DArray":
-            "RIHS01_214274120007f4a683866481336b70310268cfa107aebe9d594a6acf75bda968",
-        "vision_msgs/msg/Detection2D":
-            "RIHS01_0d12b69df5c593b3455b7346fac8205437a7d4bcb09b9e0e0b2dde787ded38ea",
-        "vision_msgs/msg/ObjectHypothesisWithPose":
-            "RIHS01_41c12344c0396c48b81df12467c192d99b2a0eb1463c5c37194e4223251c80bc",
-        "vision_msgs/msg/BoundingBox2D":
-            "RIHS01_008eacbb0cf8f26e83795547bed013eec3675485ef386ec056d80eaaf1c1ce2f",
+        "vision_msgs/msg/Detection2DArray": "RIHS01_214274120007f4a683866481336b70310268cfa107aebe9d594a6acf75bda968",
+        "vision_msgs/msg/Detection2D": "RIHS01_0d12b69df5c593b3455b7346fac8205437a7d4bcb09b9e0e0b2dde787ded38ea",
+        "vision_msgs/msg/ObjectHypothesisWithPose": "RIHS01_41c12344c0396c48b81df12467c192d99b2a0eb1463c5c37194e4223251c80bc",
+        "vision_msgs/msg/BoundingBox2D": "RIHS01_008eacbb0cf8f26e83795547bed013eec3675485ef386ec056d80eaaf1c1ce2f",
     }
 )
 

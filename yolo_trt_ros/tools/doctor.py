@@ -26,6 +26,7 @@ from yolo_trt_ros.models import bundled_model_path
 
 __all__ = ["Finding", "main", "run_checks"]
 
+_DESCRIPTION = "Check what this machine can run: ROS 2, interfaces, backends and models."
 _SOURCE_HINT = "source install/setup.bash (after scripts/setup.sh) or your ROS 2 setup.bash"
 
 
@@ -48,7 +49,7 @@ def _rclpy() -> str:
     utilities = importlib.import_module("rclpy.utilities")
     rmw = utilities.get_rmw_implementation_identifier()
     distro = os.environ.get("ROS_DISTRO", "unknown distro")
-    return f"ROS 2 {distro}, rmw {rmw}, rclpy at {os.path.dirname(rclpy.__file__)}"
+    return f"ROS 2 {distro}, rmw {rmw}, rclpy at {os.path.dirname(rclpy.__file__ or '?')}"
 
 
 def _own_interfaces() -> str:
@@ -100,7 +101,12 @@ _CHECKS: Sequence[tuple[str, Callable[[], str], bool, str]] = (
     ("python", _python, True, ""),
     ("rclpy", _rclpy, True, _SOURCE_HINT),
     ("yolo_trt_ros interfaces", _own_interfaces, True, _SOURCE_HINT),
-    ("vision_msgs", _vision_msgs, True, "install ros-$ROS_DISTRO-vision-msgs or run scripts/setup.sh"),
+    (
+        "vision_msgs",
+        _vision_msgs,
+        True,
+        "apt install ros-$ROS_DISTRO-vision-msgs, or scripts/setup.sh",
+    ),
     ("onnxruntime", _onnxruntime, False, "pip install onnxruntime (CPU backend)"),
     ("tensorrt", _tensorrt, False, "comes with JetPack, or NVIDIA's TensorRT for x86 GPUs"),
     ("cuda-python", _cuda_python, False, "pip install cuda-python (GPU pre/post-processing)"),
@@ -133,7 +139,7 @@ def _render(findings: Sequence[Finding]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the findings; exit status 1 when a required check failed."""
-    parser = argparse.ArgumentParser(prog="doctor", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="doctor", description=_DESCRIPTION)
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     args = parser.parse_args(argv)
     findings = run_checks()

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Run the whole test suite in the environment scripts/setup.sh built: ruff, mypy, then pytest.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k wire -x).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [ ! -f "$repo/install/setup.bash" ]; then
+  echo "test: $repo/install/setup.bash is missing: run scripts/setup.sh first." >&2
+  exit 1
+fi
+set +u  # ROS setup files read unset variables
+# shellcheck source=/dev/null
+source "$repo/install/setup.bash"
+set -u
+cd "$repo"
+
+echo "==> ruff"
+ruff check .
+ruff format --check .
+
+echo "==> mypy"
+mypy
+
+echo "==> pytest"
+status=0
+# `pytest`, not `python -m pytest`: the latter would put the source tree first on sys.path and
+# shadow the installed package, whose msg/ and action/ modules only exist in install/.
+pytest "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+  echo "test: pytest collected no tests: the suite is missing or the selection matched nothing." >&2
+  exit 1
+fi
+exit "$status"

@@ -1,0 +1,102 @@
+"""Shared fixtures: an isolated ROS domain, a rclpy context per test, and the wire-test peer."""
+
+import os
+import random
+import selectors
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+TEST_DIR = Path(__file__).resolve().parent
+REPO_ROOT = TEST_DIR.parent
+
+# Each run gets its own DDS domain on localhost, so parallel runs and other ROS 2 processes on
+# the machine never cross-talk with the tests. Child processes inherit these variables.
+os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 200)))
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+
+try:
+    import rclpy
+    import rclpy.context
+    import rclpy.executors
+    import rclpy.node
+except ImportError as error:  # pragma: no cover - environment problem, not a test failure
+    pytest.exit(
+        f"rclpy is not importable ({error}): run scripts/setup.sh, then "
+        "`source install/setup.bash`, then scripts/test.sh.",
+        returncode=3,
+    )
+
+
+class RosHarness:
+    """A rclpy context, one node and an executor, with a helper to spin until something holds."""
+
+    def __init__(self) -> None:
+        self.context = rclpy.context.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.node.Node("wire_test", context=self.context)
+        self.executor = rclpy.executors.SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+
+    def spin_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        """Spin until condition() is true; fail the test with `what` after timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+
+
+@pytest.fixture
+def ros() -> Iterator[RosHarness]:
+    harness = RosHarness()
+    yield harness
+    harness.close()
+
+
+@pytest.fixture
+def ros_peer() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start test/ros_peer.py in its own process; wait until it says READY."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str, timeout: float = 30.0) -> subprocess.Popen[str]:
+        peer = subprocess.Popen(
+            [sys.executable, str(TEST_DIR / "ros_peer.py"), *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        started.append(peer)
+        assert peer.stdout is not None
+        selector = selectors.DefaultSelector()
+        selector.register(peer.stdout, selectors.EVENT_READ)
+        output = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and selector.select(deadline - time.monotonic()):
+            line = peer.stdout.readline()
+            if not line:
+                break
+            if line.strip() == "READY":
+                return peer
+            output.append(line)
+        pytest.fail(f"ros_peer.py {' '.join(args)} did not start:\n{''.join(output)}")
+
+    yield start
+    for peer in started:
+        if peer.stdin:
+            peer.stdin.close()
+        try:
+            peer.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            peer.kill()
+            peer.wait()
