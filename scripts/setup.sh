@@ -34,8 +34,8 @@ if [ "${YOLO_TRT_ROS_ROS:-}" != "wheels" ]; then
   done
 fi
 
-for tool in cmake cc c++ git; do
-  command -v "$tool" > /dev/null || die "'$tool' is missing: install it (Debian/Ubuntu: apt-get install cmake g++ git)."
+for tool in cmake cc c++; do
+  command -v "$tool" > /dev/null || die "'$tool' is missing: install it (Debian/Ubuntu: apt-get install cmake g++)."
 done
 
 # --- virtual environment -------------------------------------------------------------------------

@@ -23,28 +23,24 @@ def test_all_checks_report_and_required_ones_pass() -> None:
     assert all(f.detail for f in findings)
 
 
-def test_a_failing_required_check_makes_the_exit_status_1(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    def broken() -> str:
-        raise ImportError("No module named 'rclpy'")
-
-    monkeypatch.setattr(doctor, "_CHECKS", (("rclpy", broken, True, "source install/setup.bash"),))
-    assert doctor.main(["--json"]) == 1
-    (finding,) = json.loads(capsys.readouterr().out)
-    assert finding["ok"] is False
-    assert finding["detail"].endswith("source install/setup.bash")
-
-
-def test_a_failing_optional_check_keeps_the_exit_status_0(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(("required", "status", "mark"), [(True, 1, "FAIL"), (False, 0, "--")])
+def test_only_a_failing_required_check_makes_the_exit_status_1(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    required: bool,
+    status: int,
+    mark: str,
 ) -> None:
     def missing() -> str:
         raise ImportError("No module named 'tensorrt'")
 
-    monkeypatch.setattr(doctor, "_CHECKS", (("tensorrt", missing, False, "install TensorRT"),))
-    assert doctor.main([]) == 0
-    assert "[  --] tensorrt" in capsys.readouterr().out
+    monkeypatch.setattr(doctor, "_CHECKS", (("tensorrt", missing, required, "install TensorRT"),))
+    assert doctor.main([]) == status
+    assert f"[{mark:>4}] tensorrt" in capsys.readouterr().out
+    assert doctor.main(["--json"]) == status
+    (finding,) = json.loads(capsys.readouterr().out)
+    assert finding["ok"] is False
+    assert finding["detail"] == "not importable (No module named 'tensorrt'): install TensorRT"
 
 
 def test_bundled_model_is_found_without_importing_its_package() -> None:

@@ -24,8 +24,11 @@ PACKAGE = "yolo_trt_ros"
 def console_scripts() -> dict[str, str]:
     config = configparser.ConfigParser()
     config.read(REPO_ROOT / "setup.cfg")
-    lines = config["options.entry_points"]["console_scripts"].strip().splitlines()
-    return dict(tuple(part.strip() for part in line.split("=", 1)) for line in lines)  # type: ignore[misc]
+    entries = {}
+    for line in config["options.entry_points"]["console_scripts"].strip().splitlines():
+        name, target = line.split("=", 1)
+        entries[name.strip()] = target.strip()
+    return entries
 
 
 def executables_where_ros2_run_looks() -> dict[str, Path]:
