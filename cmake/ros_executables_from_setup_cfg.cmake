@@ -4,6 +4,8 @@
 #
 # An entry looks like `    detector = yolo_trt_ros.ros.detector_node:main`.
 function(ros_executables_from_setup_cfg setup_cfg)
+  # re-run CMake when the list changes, so a new executable appears on the next build
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${setup_cfg}")
   get_executable_path(_python Python3::Interpreter CONFIGURE)
   file(STRINGS "${setup_cfg}" _lines)
   set(_in_console_scripts FALSE)
