@@ -96,6 +96,14 @@ def _default_model() -> str:
     return str(bundled_model_path())
 
 
+def _detection() -> str:
+    """Run the default model end to end on a blank frame: proves the backend really works here."""
+    detector_class = importlib.import_module("yolo_trt_ros.detector").Detector
+    with detector_class.from_model() as detector:
+        detector.warmup(2)
+        return f"{detector.backend.version} on {detector.backend.device}, {detector.last_times.total_ms:.0f} ms per frame"
+
+
 _CHECKS: Sequence[tuple[str, Callable[[], str], bool, str]] = (
     # name, check, required, what to do when it fails
     ("python", _python, True, ""),
@@ -111,6 +119,7 @@ _CHECKS: Sequence[tuple[str, Callable[[], str], bool, str]] = (
     ("tensorrt", _tensorrt, False, "comes with JetPack, or NVIDIA's TensorRT for x86 GPUs"),
     ("cuda-python", _cuda_python, False, "pip install cuda-python (GPU pre/post-processing)"),
     ("default model", _default_model, False, ""),
+    ("detection", _detection, False, "see the onnxruntime and default model lines above"),
 )
 
 
