@@ -109,6 +109,12 @@ def test_end2end_and_efficient_nms_decoders_agree() -> None:
     assert only_class_2.class_ids.tolist() == [2]
 
 
+def test_already_suppressed_rows_in_any_order_keep_the_best() -> None:
+    rows = _suppressed_rows()[[3, 1, 2, 0]]  # e.g. ONNX NonMaxSuppression output, grouped by class
+    best = decode("end2end", [rows[None]], DecodeSettings(max_det=1))[0]
+    assert best.scores.tolist() == [pytest.approx(0.9)] and best.class_ids.tolist() == [0]
+
+
 def test_efficient_nms_ignores_rows_beyond_num_dets() -> None:
     rows = _suppressed_rows()
     result = decode(
@@ -134,6 +140,11 @@ def test_layout_detection(
     shapes: list[tuple[int | str, ...]], num_classes: int | None, layout: str
 ) -> None:
     assert detect_output_layout(shapes, num_classes) == layout
+
+
+def test_metadata_settles_an_end2end_model_with_84_rows() -> None:
+    assert detect_output_layout([(1, 84, 6)], 80) == "raw"  # shape alone: a raw head with 6 anchors
+    assert detect_output_layout([(1, 84, 6)], 80, end2end=True) == "end2end"
 
 
 @pytest.mark.parametrize(

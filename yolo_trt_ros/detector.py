@@ -76,6 +76,10 @@ class Detector:
             with a fixed input shape cannot use it.
         names: class names to use instead of the model's own.
 
+    A model with NMS inside (end-to-end or EfficientNMS outputs) has its IoU threshold and class
+    awareness baked in: there ``iou`` and ``agnostic`` have no effect (see ``nms_in_model``), while
+    ``conf`` above the model's own threshold, ``classes`` and ``max_det`` still apply.
+
     """
 
     def __init__(
@@ -125,7 +129,7 @@ class Detector:
                 f"class ids {unknown} are not in this model (0..{len(self.names) - 1})"
             )
         self.layout = detect_output_layout(
-            [spec.shape for spec in backend.output_specs], len(self.names) or None
+            [spec.shape for spec in backend.output_specs], len(self.names) or None, metadata.end2end
         )
         self.preprocessor = Preprocessor(
             size,
@@ -156,6 +160,11 @@ class Detector:
         except Exception:
             loaded.close()
             raise
+
+    @property
+    def nms_in_model(self) -> bool:
+        """Whether the model suppresses overlapping boxes itself (``iou`` and ``agnostic`` unused)."""
+        return self.layout != "raw"
 
     @property
     def input_size(self) -> tuple[int, int]:

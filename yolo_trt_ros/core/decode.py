@@ -117,8 +117,8 @@ def _filter_suppressed(
     class_keep = _class_mask(ids, settings.classes)
     if class_keep is not None:
         keep &= class_keep
-    index = np.flatnonzero(keep)[: settings.max_det]
-    index = index[np.argsort(-scores[index], kind="stable")]
+    index = np.flatnonzero(keep)
+    index = index[np.argsort(-scores[index], kind="stable")][: settings.max_det]  # best first
     return RawDetections(
         np.asarray(boxes, np.float32).reshape(-1, 4)[index], scores[index], ids[index]
     )
@@ -160,10 +160,13 @@ def _fixed(dim: int | str | None) -> int | None:
     return dim if isinstance(dim, int) and dim >= 0 else None
 
 
-def detect_output_layout(output_shapes: Sequence[Shape], num_classes: int | None = None) -> str:
+def detect_output_layout(
+    output_shapes: Sequence[Shape], num_classes: int | None = None, end2end: bool | None = None
+) -> str:
     """Name the output layout (a key of DECODERS) from the model's output shapes.
 
-    Dimensions may be symbolic (str or None) where the model has dynamic shapes.
+    Dimensions may be symbolic (str or None) where the model has dynamic shapes. ``end2end`` (from
+    the model's metadata) settles the one ambiguous case, (N, 4 + C, 6).
 
     Raises:
         UnsupportedModelError: the outputs are not those of a YOLO detection model.
@@ -174,7 +177,7 @@ def detect_output_layout(output_shapes: Sequence[Shape], num_classes: int | None
         return "efficient_nms"
     if len(shapes) >= 1 and len(shapes[0]) == 3:
         channels, last = _fixed(shapes[0][1]), _fixed(shapes[0][2])
-        if last == 6 and channels != 4 + (num_classes or -1):
+        if last == 6 and (end2end or channels != 4 + (num_classes or -1)):
             return "end2end"
         if (
             channels is not None
