@@ -1,0 +1,1 @@
+"""ROS 2 glue: everything that imports rclpy or ROS messages lives here."""
