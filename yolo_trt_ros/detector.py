@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -116,18 +116,15 @@ class Detector:
             raise InvalidSettingError(
                 f"rect letterboxing needs a dynamic-shape model; this one is fixed at {static_hw}"
             )
-        self.settings = DecodeSettings(
-            conf=conf,
-            iou=iou,
-            max_det=max_det,
-            classes=None if classes is None else tuple(int(c) for c in classes),
-            agnostic=agnostic,
-        )
-        unknown = [c for c in self.settings.classes or () if self.names and c not in self.names]
-        if unknown:
-            raise InvalidSettingError(
-                f"class ids {unknown} are not in this model (0..{len(self.names) - 1})"
+        self.settings = self._checked_settings(
+            DecodeSettings(
+                conf=conf,
+                iou=iou,
+                max_det=max_det,
+                classes=None if classes is None else tuple(int(c) for c in classes),
+                agnostic=agnostic,
             )
+        )
         self.layout = detect_output_layout(
             [spec.shape for spec in backend.output_specs], len(self.names) or None, metadata.end2end
         )
@@ -160,6 +157,24 @@ class Detector:
         except Exception:
             loaded.close()
             raise
+
+    def _checked_settings(self, settings: DecodeSettings) -> DecodeSettings:
+        unknown = [c for c in settings.classes or () if self.names and c not in self.names]
+        if unknown:
+            raise InvalidSettingError(
+                f"class ids {unknown} are not in this model (0..{len(self.names) - 1})"
+            )
+        return settings
+
+    def update_settings(self, **changes: Any) -> None:
+        """Change conf, iou, max_det, classes or agnostic for the following frames (validated)."""
+        if "classes" in changes and changes["classes"] is not None:
+            changes["classes"] = tuple(int(c) for c in changes["classes"])
+        try:
+            updated = replace(self.settings, **changes)
+        except TypeError as error:
+            raise InvalidSettingError(f"unknown detection setting: {error}") from None
+        self.settings = self._checked_settings(updated)
 
     @property
     def nms_in_model(self) -> bool:

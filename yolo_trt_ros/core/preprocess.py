@@ -19,7 +19,7 @@ import numpy.typing as npt
 from yolo_trt_ros.core.letterbox import LetterboxGeometry, compute_letterbox, normalize_size
 from yolo_trt_ros.errors import InvalidImageError, InvalidSettingError
 
-__all__ = ["PIXEL_FORMATS", "PixelFormat", "Preprocessor", "guess_pixel_format"]
+__all__ = ["PIXEL_FORMATS", "PixelFormat", "Preprocessor", "guess_pixel_format", "to_bgr8"]
 
 PixelFormat = Literal["bgr8", "rgb8", "bgra8", "rgba8", "mono8", "mono16"]
 
@@ -75,6 +75,26 @@ def _checked_pixels(image: npt.NDArray[np.generic], pixel_format: str) -> npt.ND
     ):
         pixels = np.ascontiguousarray(pixels)
     return pixels  # type: ignore[return-value]
+
+
+_TO_BGR: Final = {
+    "rgb8": cv2.COLOR_RGB2BGR,
+    "bgra8": cv2.COLOR_BGRA2BGR,
+    "rgba8": cv2.COLOR_RGBA2BGR,
+    "mono8": cv2.COLOR_GRAY2BGR,
+    "mono16": cv2.COLOR_GRAY2BGR,
+}
+
+
+def to_bgr8(
+    image: npt.NDArray[np.generic], pixel_format: str | None = None
+) -> npt.NDArray[np.uint8]:
+    """Return a (H, W, 3) BGR uint8 copy of an image (for drawing), whatever its pixel format."""
+    pixel_format = pixel_format or guess_pixel_format(image)
+    pixels = _checked_pixels(image, pixel_format)
+    if pixel_format == "bgr8":
+        return np.array(pixels, dtype=np.uint8, copy=True)
+    return np.asarray(cv2.cvtColor(pixels, _TO_BGR[pixel_format]), np.uint8)
 
 
 class Preprocessor:

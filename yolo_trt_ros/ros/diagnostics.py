@@ -1,0 +1,104 @@
+"""diagnostic_msgs statuses for the detector and each camera, with levels that mean something.
+
+Names follow diagnostic_aggregator conventions ("<node>: <part>", hardware_id set), so an
+analyzer can group them by prefix. Levels:
+
+* ERROR: the detector could not be configured, or frames are failing in processing.
+* WARN: the node is active but a camera sends nothing, sends frames that cannot be used, or sends
+  faster than the model so that most frames are dropped (lower the camera rate or use a faster
+  backend).
+* OK: everything else, including a detector that is simply not active.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+
+from yolo_trt_ros.stream.stats import StatsSnapshot
+
+__all__ = ["NO_INPUT_WARN_S", "camera_level", "camera_status", "detector_status"]
+
+NO_INPUT_WARN_S = 5.0
+OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
+
+
+def _values(items: Mapping[str, object]) -> list[KeyValue]:
+    return [KeyValue(key=key, value=str(value)) for key, value in items.items()]
+
+
+def camera_level(stats: StatsSnapshot, active: bool, topic: str) -> tuple[bytes, str]:  # noqa: PLR0911
+    """Return the level and one-line summary of a camera stream."""
+    if not active:
+        return OK, "not processing (node inactive)"
+    if stats.errors_recently:
+        return ERROR, f"{stats.errors_recently} frame(s) failed in processing: {stats.last_problem}"
+    if stats.bad_recently:
+        return WARN, f"{stats.bad_recently} unusable frame(s) dropped: {stats.last_problem}"
+    if stats.seconds_since_input is None:
+        return WARN, f"no image received on {topic} yet"
+    if stats.seconds_since_input > NO_INPUT_WARN_S:
+        return WARN, f"no image on {topic} for {stats.seconds_since_input:.0f} s"
+    arrived = stats.dropped_recently + stats.published_recently
+    if stats.dropped_recently > arrived / 2:
+        return WARN, (
+            f"dropping {stats.dropped_recently} of the last {arrived} frames: the camera "
+            f"({stats.input_hz:.1f} Hz) is faster than the model; lower its rate or use a faster backend"
+        )
+    return (
+        OK,
+        f"{stats.input_hz:.1f} Hz in, {stats.output_hz:.1f} Hz out, p95 latency {stats.latency_p95_ms:.1f} ms",
+    )
+
+
+def camera_status(  # noqa: PLR0917 - one status needs all of these
+    node_name: str,
+    camera: str,
+    topic: str,
+    details: Mapping[str, object],
+    stats: StatsSnapshot,
+    active: bool,
+) -> DiagnosticStatus:
+    """Build the status of one camera stream."""
+    level, message = camera_level(stats, active, topic)
+    values = {
+        "topic": topic,
+        **details,
+        "input rate (Hz)": f"{stats.input_hz:.2f}",
+        "output rate (Hz)": f"{stats.output_hz:.2f}",
+        "latency p50 (ms)": f"{stats.latency_p50_ms:.2f}",
+        "latency p95 (ms)": f"{stats.latency_p95_ms:.2f}",
+        "latency max (ms)": f"{stats.latency_max_ms:.2f}",
+        "frames received": stats.received,
+        "frames published": stats.published,
+        "frames dropped": stats.dropped,
+        "bad frames": stats.bad_frames,
+        "processing errors": stats.errors,
+        "last problem": stats.last_problem or "none",
+    }
+    return DiagnosticStatus(
+        level=level,
+        name=f"{node_name}: {camera}",
+        message=message,
+        hardware_id=topic,
+        values=_values(values),
+    )
+
+
+def detector_status(
+    node_name: str, state: str, facts: Mapping[str, object], last_error: str
+) -> DiagnosticStatus:
+    """Build the status of the detector itself: lifecycle state, engine facts, configure errors."""
+    if last_error and state == "unconfigured":
+        level, message = ERROR, f"configure failed: {last_error}"
+    else:
+        level, message = OK, state
+    values = {"lifecycle state": state, **facts, "last error": last_error or "none"}
+    return DiagnosticStatus(
+        level=level,
+        name=f"{node_name}: detector",
+        message=message,
+        hardware_id=node_name,
+        values=_values(values),
+    )

@@ -1,0 +1,50 @@
+"""Image subscription QoS: match the reliability of the publishers actually on the topic.
+
+A BEST_EFFORT subscription receives from every publisher, but gives up the retransmissions that
+keep large frames from being lost; a RELIABLE one only matches RELIABLE publishers. So ``auto``
+subscribes RELIABLE when every publisher found is RELIABLE and BEST_EFFORT otherwise, and the node
+re-checks while active, because camera drivers often start after the detector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+__all__ = ["choose_reliability", "image_qos"]
+
+_BY_NAME = {"reliable": ReliabilityPolicy.RELIABLE, "best_effort": ReliabilityPolicy.BEST_EFFORT}
+
+
+def choose_reliability(
+    setting: str, publishers: Sequence[ReliabilityPolicy]
+) -> tuple[ReliabilityPolicy, str]:
+    """Return the subscription reliability for a setting and the publishers' policies, and why."""
+    if setting in _BY_NAME:
+        policy = _BY_NAME[setting]
+        incompatible = (
+            policy == ReliabilityPolicy.RELIABLE and ReliabilityPolicy.BEST_EFFORT in publishers
+        )
+        note = (
+            " (a BEST_EFFORT publisher on the topic will not be received: use auto or best_effort)"
+            if incompatible
+            else ""
+        )
+        return policy, f"{setting} as configured{note}"
+    if not publishers:
+        return (
+            ReliabilityPolicy.BEST_EFFORT,
+            "best_effort: no publisher yet, and best_effort matches any",
+        )
+    if all(p == ReliabilityPolicy.RELIABLE for p in publishers):
+        return (
+            ReliabilityPolicy.RELIABLE,
+            f"reliable, matching {len(publishers)} reliable publisher(s)",
+        )
+    return ReliabilityPolicy.BEST_EFFORT, "best_effort, because a publisher is best_effort"
+
+
+def image_qos(reliability: ReliabilityPolicy, depth: int) -> QoSProfile:
+    """Sensor-style QoS: keep only the newest ``depth`` frames, volatile."""
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=reliability)
