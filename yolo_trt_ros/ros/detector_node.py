@@ -1,0 +1,575 @@
+"""The lifecycle detector node: camera images in, vision_msgs detections and diagnostics out.
+
+configure  loads the model (or engine), warms it up, creates the output publishers and publishes
+           EngineInfo and LabelInfo (transient local); a failure logs one line, reports an ERROR
+           diagnostic and leaves the node unconfigured and alive.
+activate   subscribes to the cameras and starts the inference thread.
+deactivate stops both; cleanup releases the model and publishers; shutdown works from any state.
+
+Frames never queue behind the model: each camera has one slot holding its newest frame (older ones
+are counted as dropped), and a dedicated thread runs the model, so the executor keeps answering
+lifecycle and parameter services while inference runs.
+
+    ros2 run yolo_trt_ros detector --ros-args -p image_topics:="['/camera/image_raw']" -p autostart:=true
+    python -m yolo_trt_ros.ros.detector_node --ros-args --params-file config/detector.yaml
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import (
+    LifecycleNode,
+    LifecyclePublisher,
+    LifecycleState,
+    TransitionCallbackReturn,
+)
+from rclpy.parameter import Parameter
+from rclpy.publisher import Publisher
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
+from rclpy.subscription import Subscription
+from rclpy.timer import Timer
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+from vision_msgs.msg import Detection2DArray, LabelInfo
+
+from yolo_trt_ros.core.annotate import draw_detections
+from yolo_trt_ros.core.preprocess import to_bgr8
+from yolo_trt_ros.detector import Detector
+from yolo_trt_ros.errors import InvalidImageError, InvalidSettingError, YoloTrtRosError
+from yolo_trt_ros.models import bundled_model_path
+from yolo_trt_ros.msg import EngineInfo, InferenceTiming
+from yolo_trt_ros.ros import diagnostics, messages
+from yolo_trt_ros.ros.image_conversion import (
+    array_to_image_msg,
+    compressed_to_array,
+    image_to_array,
+)
+from yolo_trt_ros.ros.parameters import (
+    LIVE_PARAMETERS,
+    PARAMETERS,
+    DetectorConfig,
+    ParameterSpec,
+    check_parameter_value,
+    descriptor_for,
+    resolve_classes,
+)
+from yolo_trt_ros.ros.qos import choose_reliability, image_qos
+from yolo_trt_ros.stream import NewestFrameMailbox, StreamStats
+
+__all__ = ["DetectorNode", "camera_names_for", "main"]
+
+SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
+_LATCHED = QoSProfile(
+    depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
+)
+_IMAGE_SUFFIXES = {
+    "image",
+    "image_raw",
+    "image_rect",
+    "image_color",
+    "image_rect_color",
+    "compressed",
+    "color",
+    "rgb",
+}
+
+
+def camera_names_for(topics: list[str] | tuple[str, ...]) -> list[str]:
+    """Derive short unique camera names from topics: /front/camera/image_raw -> front_camera."""
+    names = []
+    for index, topic in enumerate(topics):
+        parts = [p for p in topic.strip("/~").split("/") if p and p not in _IMAGE_SUFFIXES]
+        name = re.sub(r"[^A-Za-z0-9_]", "_", "_".join(parts)) or f"camera{index}"
+        names.append(name if name[0].isalpha() else f"camera_{name}")
+    if len(set(names)) != len(names):
+        return [f"camera{index}" for index in range(len(topics))]
+    return names
+
+
+@dataclass
+class _Frame:
+    """An image message waiting for the model, with when it arrived."""
+
+    msg: Image | CompressedImage
+    receive_ns: int
+    receive_monotonic: float
+
+
+@dataclass
+class _Camera:
+    """One watched camera: its topic, its outputs and its statistics."""
+
+    name: str
+    topic: str
+    input_type: str
+    detections: LifecyclePublisher
+    timing: LifecyclePublisher
+    annotated: LifecyclePublisher | None
+    stats: StreamStats = field(default_factory=StreamStats)
+    subscription: Subscription | None = None
+    reliability: ReliabilityPolicy | None = None
+    qos_note: str = ""
+    dropped_since_timing: int = 0
+
+
+class DetectorNode(LifecycleNode):
+    """YOLO detector as a ROS 2 lifecycle node (see the module docstring)."""
+
+    def __init__(self, node_name: str = "yolo_detector", **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self._startup_errors: list[str] = []
+        for spec in PARAMETERS:
+            self._declare(spec)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._diagnostics_timer = self.create_timer(1.0, self._publish_diagnostics)
+        self._mailbox: NewestFrameMailbox[_Frame] = NewestFrameMailbox()
+        self._detector: Detector | None = None
+        self._config = DetectorConfig()
+        self._cameras: dict[str, _Camera] = {}
+        self._latched: list[Publisher] = []
+        self._worker: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._qos_timer: Timer | None = None
+        self._facts: dict[str, object] = {}
+        self._last_error = ""
+        self._autostart_timer: Timer | None = None
+        if self.get_parameter("autostart").value:
+            self._autostart_timer = self.create_timer(0.0, self._autostart)
+
+    def _declare(self, spec: ParameterSpec) -> None:
+        """Declare one parameter; a bad override (wrong type, out of range, NaN) must not crash start-up."""
+        try:
+            self.declare_parameter(spec.name, spec.default, descriptor_for(spec))
+        except (InvalidParameterValueException, InvalidParameterTypeException) as error:
+            self.declare_parameter(
+                spec.name, spec.default, descriptor_for(spec), ignore_override=True
+            )
+            reason = f"parameter {spec.name}: {error}"
+            self._startup_errors.append(reason)
+            self.get_logger().error(
+                f"{reason}; configure will fail until it is set to a valid value"
+            )
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def lifecycle_state(self) -> str:
+        """The current lifecycle state label (unconfigured, inactive, active, finalized)."""
+        return str(self._state_machine.current_state[1])
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load the model, warm it up, create the outputs, publish EngineInfo and LabelInfo."""
+        started = time.monotonic()
+        try:
+            self._configure()
+        except YoloTrtRosError as error:
+            return self._configure_failed(str(error))
+        except Exception as error:  # noqa: BLE001 - any failure must leave the node alive
+            return self._configure_failed(f"unexpected {type(error).__name__}: {error}")
+        self._last_error = ""
+        self.get_logger().info(
+            f"configured in {time.monotonic() - started:.2f} s: {self._summary()}"
+        )
+        return SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Subscribe to the cameras and start the inference thread."""
+        self._stop.clear()
+        self._mailbox.reopen()
+        for camera in self._cameras.values():
+            self._subscribe(camera)
+        self._worker = threading.Thread(
+            target=self._inference_loop, name="yolo_inference", daemon=True
+        )
+        self._worker.start()
+        if self._config.qos_reliability == "auto":
+            self._qos_timer = self.create_timer(2.0, self._recheck_qos)
+        result: TransitionCallbackReturn = super().on_activate(state)
+        self.get_logger().info(
+            f"active: watching {', '.join(c.topic for c in self._cameras.values())}"
+        )
+        return result
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop the subscriptions and the inference thread; keep the model loaded."""
+        self._stop_processing()
+        result: TransitionCallbackReturn = super().on_deactivate(state)
+        return result
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release the model and every output publisher."""
+        self._release()
+        return SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop and release whatever is running, from any state."""
+        self._stop_processing()
+        self._release()
+        return SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Recover to unconfigured after a failed transition."""
+        self._stop_processing()
+        self._release()
+        return SUCCESS
+
+    def _autostart(self) -> None:
+        if self._autostart_timer is not None:
+            self._autostart_timer.cancel()
+            self.destroy_timer(self._autostart_timer)
+            self._autostart_timer = None
+        if self.trigger_configure() == SUCCESS:
+            self.trigger_activate()
+
+    # --- configure -------------------------------------------------------------------------------
+
+    def _read_config(self) -> DetectorConfig:
+        if self._startup_errors:
+            raise InvalidSettingError("; ".join(self._startup_errors))
+        if self._startup_errors:
+            raise InvalidSettingError("; ".join(self._startup_errors))
+        values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
+        return DetectorConfig.from_values(values)
+
+    def _configure(self) -> None:
+        config = self._read_config()
+        model = Path(config.model).expanduser() if config.model else bundled_model_path()
+        self.get_logger().info(
+            f"configuring: loading {model} (backend {config.backend}, device {config.device})"
+        )
+        loaded = time.monotonic()
+        detector = Detector.from_model(
+            model,
+            backend=config.backend,
+            device=config.device,
+            conf=config.confidence_threshold,
+            iou=config.iou_threshold,
+            max_det=config.max_detections,
+            agnostic=config.agnostic_nms,
+            imgsz=config.image_size or None,
+        )
+        self._detector = detector
+        self._config = config
+        detector.update_settings(classes=resolve_classes(config.classes, detector.names))
+        precision = "fp16" if detector.backend.input_specs[0].dtype.itemsize == 2 else "fp32"
+        if config.precision not in ("auto", precision):
+            self.get_logger().warn(
+                f"precision {config.precision} needs a TensorRT engine built for it; "
+                f"{detector.backend.name} runs this model as it is ({precision})"
+            )
+        self.get_logger().info(
+            f"loaded in {time.monotonic() - loaded:.2f} s: {detector.backend.version} on {detector.backend.device}, "
+            f"input {detector.input_size[0]}x{detector.input_size[1]}, {len(detector.names)} classes"
+        )
+        if config.warmup_runs:
+            warm = time.monotonic()
+            detector.warmup(config.warmup_runs)
+            self.get_logger().info(
+                f"warm-up: {config.warmup_runs} run(s) in {time.monotonic() - warm:.2f} s"
+            )
+        self._create_outputs(config)
+        self._publish_model_facts(model, detector, precision)
+
+    def _create_outputs(self, config: DetectorConfig) -> None:
+        names = list(config.camera_names) or camera_names_for(config.image_topics)
+        single = len(names) == 1
+        for index, (name, topic) in enumerate(zip(names, config.image_topics, strict=True)):
+            prefix = "~" if single else f"~/{name}"
+            self._cameras[name] = _Camera(
+                name=name,
+                topic=topic,
+                input_type=config.input_type_of(index),
+                detections=self.create_lifecycle_publisher(
+                    Detection2DArray, f"{prefix}/detections", 10
+                ),
+                timing=self.create_lifecycle_publisher(InferenceTiming, f"{prefix}/timing", 10),
+                annotated=self.create_lifecycle_publisher(Image, f"{prefix}/annotated", 1)
+                if config.publish_annotated
+                else None,
+            )
+
+    def _publish_model_facts(self, model: Path, detector: Detector, precision: str) -> None:
+        header = Header(stamp=self.get_clock().now().to_msg())
+        names = [detector.names.get(i, str(i)) for i in range(max(detector.names, default=-1) + 1)]
+        info = messages.engine_info(
+            header=header,
+            model=str(model),
+            backend=detector.backend.name,
+            backend_version=detector.backend.version,
+            precision=precision,
+            device=detector.backend.device,
+            input_shape=[1, 3, *detector.input_size],
+            class_names=names,
+        )
+        engine_publisher = self.create_publisher(EngineInfo, "~/engine_info", _LATCHED)
+        label_publisher = self.create_publisher(LabelInfo, "~/label_info", _LATCHED)
+        self._latched = [engine_publisher, label_publisher]
+        engine_publisher.publish(info)
+        label_publisher.publish(messages.label_info(detector.names, header, detector.settings.conf))
+        self._facts = {
+            "model": str(model),
+            "backend": detector.backend.version,
+            "device": detector.backend.device,
+            "precision": precision,
+            "input size": f"{detector.input_size[0]}x{detector.input_size[1]}",
+            "output layout": detector.layout,
+            "engine": "none (the backend runs the model file)",
+            "GPU memory": "n/a (CPU backend)" if detector.backend.device == "cpu" else "unknown",
+        }
+
+    def _configure_failed(self, reason: str) -> TransitionCallbackReturn:
+        self._last_error = reason
+        self.get_logger().error(f"configure failed: {reason}")
+        self._release()
+        return FAILURE
+
+    def _summary(self) -> str:
+        cameras = ", ".join(
+            f"{c.topic} ({c.input_type}) -> {c.detections.topic_name}"
+            for c in self._cameras.values()
+        )
+        return f"{self._facts.get('backend')} on {self._facts.get('device')}; {cameras}"
+
+    # --- data flow -------------------------------------------------------------------------------
+
+    def _subscribe(self, camera: _Camera) -> None:
+        publishers = [
+            info.qos_profile.reliability
+            for info in self.get_publishers_info_by_topic(self.resolve_topic_name(camera.topic))
+        ]
+        reliability, why = choose_reliability(self._config.qos_reliability, publishers)
+        message_type = CompressedImage if camera.input_type == "compressed" else Image
+        camera.subscription = self.create_subscription(
+            message_type,
+            camera.topic,
+            functools.partial(self._on_image, camera),
+            image_qos(reliability, self._config.qos_depth),
+        )
+        camera.reliability, camera.qos_note = reliability, why
+        self.get_logger().info(
+            f"{camera.name}: subscribed to {camera.subscription.topic_name} ({message_type.__name__}), QoS {why}"
+        )
+
+    def _recheck_qos(self) -> None:
+        """Re-subscribe when publishers appear whose reliability the subscription does not match."""
+        for camera in self._cameras.values():
+            if camera.subscription is None:
+                continue
+            found = [
+                info.qos_profile.reliability
+                for info in self.get_publishers_info_by_topic(camera.subscription.topic_name)
+            ]
+            wanted, _ = choose_reliability("auto", found)
+            if found and wanted != camera.reliability:
+                self.destroy_subscription(camera.subscription)
+                self._subscribe(camera)
+
+    def _on_image(self, camera: _Camera, msg: Image | CompressedImage) -> None:
+        camera.stats.received()
+        frame = _Frame(msg, self.get_clock().now().nanoseconds, time.monotonic())
+        if self._mailbox.put(camera.name, frame):
+            camera.stats.dropped()
+            camera.dropped_since_timing += 1
+
+    def _inference_loop(self) -> None:
+        while not self._stop.is_set():
+            for camera_name, frame in self._mailbox.take(timeout=0.2):
+                camera = self._cameras.get(camera_name)
+                if camera is not None and not self._stop.is_set():
+                    self._process(camera, frame)
+
+    def _process(self, camera: _Camera, frame: _Frame) -> None:
+        detector = self._detector
+        if detector is None:
+            return
+        started = time.perf_counter()
+        try:
+            if isinstance(frame.msg, CompressedImage):
+                image, pixel_format = compressed_to_array(
+                    frame.msg, max_pixels=self._config.max_image_pixels
+                )
+            else:
+                image, pixel_format = image_to_array(
+                    frame.msg, max_pixels=self._config.max_image_pixels
+                )
+            converted = time.perf_counter()
+            found = detector(image, pixel_format)
+            detected = time.perf_counter()
+            camera.detections.publish(
+                messages.detection_array(found, frame.msg.header, self._config.class_id_style)
+            )
+        except InvalidImageError as error:
+            camera.stats.bad_frame(str(error))
+            self.get_logger().warn(
+                f"{camera.name}: dropped a frame from {camera.topic}: {error}",
+                throttle_duration_sec=5.0,
+            )
+            return
+        except Exception as error:  # noqa: BLE001 - one bad frame must not stop the stream
+            if self._stop.is_set():
+                return  # shutting down: the publishers may already be gone
+            camera.stats.error(f"{type(error).__name__}: {error}")
+            self.get_logger().error(
+                f"{camera.name}: processing a frame failed: {type(error).__name__}: {error}",
+                throttle_duration_sec=5.0,
+            )
+            return
+        published = time.perf_counter()
+        camera.stats.published((time.monotonic() - frame.receive_monotonic) * 1e3)
+        if camera.timing.get_subscription_count():
+            times = detector.last_times
+            stages = (
+                (converted - started) * 1e3 + times.preprocess_ms,
+                times.inference_ms,
+                times.postprocess_ms + (published - detected) * 1e3,
+            )
+            total = (time.monotonic() - frame.receive_monotonic) * 1e3
+            camera.timing.publish(
+                messages.inference_timing(
+                    frame.msg.header, frame.receive_ns, stages, total, camera.dropped_since_timing
+                )
+            )
+            camera.dropped_since_timing = 0
+        if camera.annotated is not None and camera.annotated.get_subscription_count():
+            drawn = draw_detections(to_bgr8(image, pixel_format), found)
+            camera.annotated.publish(array_to_image_msg(drawn, frame.msg.header))
+
+    # --- teardown --------------------------------------------------------------------------------
+
+    def _stop_processing(self) -> None:
+        self._stop.set()
+        self._mailbox.close()
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
+            self._worker = None
+        self._mailbox.clear()
+        if self._qos_timer is not None:
+            self.destroy_timer(self._qos_timer)
+            self._qos_timer = None
+        for camera in self._cameras.values():
+            if camera.subscription is not None:
+                self.destroy_subscription(camera.subscription)
+                camera.subscription = None
+
+    def _release(self) -> None:
+        for camera in self._cameras.values():
+            for publisher in (camera.detections, camera.timing, camera.annotated):
+                if publisher is not None:
+                    self.destroy_lifecycle_publisher(publisher)
+        self._cameras.clear()
+        for latched in self._latched:
+            self.destroy_publisher(latched)
+        self._latched = []
+        if self._detector is not None:
+            self._detector.close()
+            self._detector = None
+        self._facts = {}
+
+    # --- parameters and diagnostics --------------------------------------------------------------
+
+    def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        try:
+            for parameter in parameters:
+                check_parameter_value(parameter.name, parameter.value)
+            live = {p.name: p.value for p in parameters if p.name in LIVE_PARAMETERS}
+            if live and self._detector is not None:
+                self._detector.update_settings(
+                    **{
+                        {
+                            "confidence_threshold": "conf",
+                            "iou_threshold": "iou",
+                            "max_detections": "max_det",
+                            "agnostic_nms": "agnostic",
+                        }[name]: value
+                        for name, value in live.items()
+                    }
+                )
+                self.get_logger().info(f"applied {', '.join(f'{k}={v}' for k, v in live.items())}")
+        except InvalidSettingError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        later = [
+            p.name
+            for p in parameters
+            if p.name not in LIVE_PARAMETERS and self._detector is not None
+        ]
+        if later:
+            self.get_logger().info(f"{', '.join(later)} will take effect on the next configure")
+        return SetParametersResult(successful=True)
+
+    def _publish_diagnostics(self) -> None:
+        state = self.lifecycle_state
+        node_name = self.get_fully_qualified_name()
+        statuses = [diagnostics.detector_status(node_name, state, self._facts, self._last_error)]
+        for camera in list(self._cameras.values()):
+            details = {
+                "camera": camera.name,
+                "input type": camera.input_type,
+                "QoS": camera.qos_note or "not subscribed",
+            }
+            statuses.append(
+                diagnostics.camera_status(
+                    node_name,
+                    camera.name,
+                    camera.topic,
+                    details,
+                    camera.stats.snapshot(),
+                    state == "active",
+                )
+            )
+        self._diagnostics.publish(
+            DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()), status=statuses)
+        )
+
+    def shut_down(self) -> None:
+        """Leave cleanly from any state (used on Ctrl-C and at the end of main)."""
+        if self.lifecycle_state not in ("finalized",):
+            try:
+                self.trigger_shutdown()
+            except Exception:  # noqa: BLE001 - already shutting down; release directly
+                self._stop_processing()
+                self._release()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # leave spin() the same way Ctrl-C does, while ROS is still up
+
+
+def main(args: list[str] | None = None) -> int:
+    """Run the detector node until Ctrl-C, SIGTERM or shutdown, then shut it down cleanly."""
+    # rclpy's own SIGINT handler would invalidate the context before the node could stop its
+    # inference thread and transition to finalized; handle the signals here instead.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    node = DetectorNode()
+    executor = MultiThreadedExecutor(num_threads=2)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.shut_down()
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
