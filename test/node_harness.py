@@ -43,7 +43,9 @@ TRANSITIONS = {
 class DetectorProcess:
     """The detector executable with a params file; logs go to a file the tests can show."""
 
-    def __init__(self, name: str, tmp_path: Path, **parameters: Any) -> None:
+    def __init__(
+        self, name: str, tmp_path: Path, base_params: Path | None = None, **parameters: Any
+    ) -> None:
         self.name = name
         params_file = tmp_path / f"{name}.yaml"
         params_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": parameters}}))
@@ -55,6 +57,8 @@ class DetectorProcess:
             "-r",
             f"__node:={name}",
         ]
+        if base_params is not None:  # the later file overrides the earlier one
+            command += ["--params-file", str(base_params)]
         self.process = subprocess.Popen(
             [*command, "--params-file", str(params_file)],
             stdout=self._log,

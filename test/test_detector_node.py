@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
-from conftest import RosHarness
+from conftest import REPO_ROOT, RosHarness
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from node_harness import (
     Collector,
@@ -81,6 +81,9 @@ def test_bus_as_raw_and_compressed_image(
         DetectorProcess(
             node,
             tmp_path,
+            base_params=REPO_ROOT
+            / "config"
+            / "detector.yaml",  # the shipped file, overridden below
             image_topics=["/bus_test/raw", "/bus_test/jpeg"],
             input_types=["raw", "compressed"],
             camera_names=["raw", "jpeg"],

@@ -173,3 +173,18 @@ def test_camera_levels_mean_something() -> None:
     clock.now += 30
     level, message = camera_level(stats.snapshot(), True, "/c")
     assert level == DiagnosticStatus.WARN and "no image on /c for 30 s" in message
+
+
+def test_the_shipped_params_file_lists_every_parameter_with_its_default() -> None:
+    import yaml
+    from conftest import REPO_ROOT
+
+    text = (REPO_ROOT / "config" / "detector.yaml").read_text()
+    values = yaml.safe_load(text)["/**"]["ros__parameters"]
+    for spec in PARAMETERS:
+        if spec.default is None:
+            assert f"# {spec.name}:" in text, f"{spec.name} is not documented"
+        else:
+            assert values[spec.name] == spec.default, spec.name
+    assert set(values) <= {spec.name for spec in PARAMETERS}
+    assert DetectorConfig.from_values(values) == DetectorConfig()
