@@ -2,6 +2,7 @@
 
 __all__ = [
     "BackendNotAvailableError",
+    "CudaError",
     "InvalidImageError",
     "InvalidSettingError",
     "ModelLoadError",
@@ -37,3 +38,7 @@ class InvalidSettingError(YoloTrtRosError, ValueError):
 
 class InvalidImageError(YoloTrtRosError, ValueError):
     """An input image has a shape, type or pixel format the detector cannot use."""
+
+
+class CudaError(YoloTrtRosError):
+    """A CUDA driver or NVRTC call failed, or no usable CUDA device exists."""

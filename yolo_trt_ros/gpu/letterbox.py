@@ -1,0 +1,182 @@
+"""The GPU preprocessing step: a uint8 image in device memory -> the model's NCHW input, one launch.
+
+``GpuLetterbox.enqueue`` writes the letterboxed, colour-ordered, /255-scaled FP16 or FP32 tensor
+straight into a device array (the backend's input buffer) with the NVRTC kernel in
+``letterbox.cu``. The geometry is ``core.letterbox.compute_letterbox``'s, the resampling OpenCV's
+INTER_LINEAR bit for bit (``resize_taps``), so the result equals the CPU ``Preprocessor``'s. The
+resize taps are uploaded once per (image size, channel count) and cached; a frame allocates nothing.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from yolo_trt_ros.core.letterbox import LetterboxGeometry
+from yolo_trt_ros.core.preprocess import PIXEL_FORMATS
+from yolo_trt_ros.errors import CudaError, InvalidImageError, InvalidSettingError
+from yolo_trt_ros.gpu.kernels import Kernel, load_module
+from yolo_trt_ros.gpu.resize_taps import column_taps, row_taps
+from yolo_trt_ros.gpu.runtime import (
+    CudaDevice,
+    DeviceArray,
+    DeviceBuffer,
+    Stream,
+    copy_host_to_device_now,
+)
+
+__all__ = ["DeviceImage", "GpuLetterbox"]
+
+_BLOCK: Final = (32, 8, 1)
+_ARGUMENTS: Final = (
+    "ptr",  # source
+    "i64",  # source row step in bytes
+    "ptr",  # column taps
+    "ptr",  # row taps
+    "ptr",  # output tensor
+    *("i32",) * 9,  # out width, out height, top, left, resized width, height, channel r, g, b
+    "f32",  # pad value
+)
+_MAX_TAP_TABLES: Final = 16
+
+
+@dataclass(frozen=True)
+class DeviceImage:
+    """A packed uint8 image in device memory: ``step`` bytes per row, ``channels`` per pixel."""
+
+    ptr: int
+    height: int
+    width: int
+    channels: int
+    step: int
+
+    def __post_init__(self) -> None:
+        if self.height <= 0 or self.width <= 0 or self.channels not in (1, 3, 4):
+            raise InvalidImageError(
+                f"a device image needs positive sides and 1, 3 or 4 channels, got "
+                f"{self.height}x{self.width}x{self.channels}"
+            )
+        if self.step < self.width * self.channels:
+            raise InvalidImageError(
+                f"row step {self.step} is shorter than a row of {self.width}x{self.channels} bytes"
+            )
+
+
+class GpuLetterbox:
+    """Letterbox device images into a model input tensor with one kernel launch per frame.
+
+    Args:
+        device: the GPU (kernels compile on first use, once per process).
+        dtype: the input tensor's element type, float16 or float32.
+        pad_value: grey level of the padding (Ultralytics: 114).
+        channel_order: "rgb" (Ultralytics models) or "bgr".
+
+    """
+
+    def __init__(
+        self,
+        device: CudaDevice,
+        dtype: npt.DTypeLike,
+        *,
+        pad_value: int = 114,
+        channel_order: str = "rgb",
+    ) -> None:
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float16, np.float32):
+            raise InvalidSettingError(f"input tensors are float32 or float16, not {self.dtype}")
+        if not 0 <= pad_value <= 255:
+            raise InvalidSettingError(f"pad value must be within 0..255, got {pad_value}")
+        if channel_order not in ("rgb", "bgr"):
+            raise InvalidSettingError(
+                f"channel order must be 'rgb' or 'bgr', got {channel_order!r}"
+            )
+        self.device = device
+        self.channel_order = channel_order
+        # The CPU path fills float32(pad) / float32(255), cast to the buffer's type: same value.
+        self.pad = float(np.float32(pad_value) / np.float32(255))
+        suffix = "fp16" if self.dtype == np.float16 else "fp32"
+        self._kernel = Kernel(
+            load_module(device, "letterbox.cu"), f"letterbox_{suffix}", _ARGUMENTS
+        )
+        self._taps: OrderedDict[tuple[int, int, int, int, int], DeviceBuffer] = OrderedDict()
+
+    def _tap_tables(self, geometry: LetterboxGeometry, channels: int) -> DeviceBuffer:
+        """Upload (once per size and channel count) the column then row taps of a resize."""
+        height, width = geometry.source_hw
+        new_h, new_w = geometry.resized_hw
+        key = (height, width, new_h, new_w, channels)
+        tables = self._taps.get(key)
+        if tables is not None:
+            self._taps.move_to_end(key)
+            return tables
+        host = np.ascontiguousarray(
+            np.concatenate([column_taps(width, new_w, channels), row_taps(height, new_h)])
+        )
+        tables = DeviceBuffer(self.device, host.nbytes)
+        # Synchronous, and only on a new image size: the tables then stay for every frame.
+        copy_host_to_device_now(tables.ptr, host)
+        self._taps[key] = tables
+        if len(self._taps) > _MAX_TAP_TABLES:  # cuMemFree waits for the kernels that used it
+            self._taps.popitem(last=False)[1].close()
+        return tables
+
+    def enqueue(
+        self,
+        image: DeviceImage,
+        pixel_format: str,
+        geometry: LetterboxGeometry,
+        out: DeviceArray,
+        stream: Stream,
+    ) -> None:
+        """Queue the letterbox of ``image`` into ``out`` (shape (1, 3, H, W)) on ``stream``."""
+        if pixel_format not in PIXEL_FORMATS or pixel_format == "mono16":
+            raise InvalidImageError(
+                f"the GPU letterbox takes bgr8, rgb8, bgra8, rgba8 or mono8 pixels, not {pixel_format!r}"
+            )
+        channels, sources = PIXEL_FORMATS[pixel_format]
+        if channels != image.channels:
+            raise InvalidImageError(
+                f"a {pixel_format} image has {channels} channel(s), this one {image.channels}"
+            )
+        if geometry.source_hw != (image.height, image.width):
+            raise InvalidImageError(
+                f"geometry is for a {geometry.source_hw} image, this one is {(image.height, image.width)}"
+            )
+        out_h, out_w = geometry.input_hw
+        if out.shape != (1, 3, out_h, out_w) or out.dtype != self.dtype:
+            raise CudaError(
+                f"the input buffer is {out.shape} {out.dtype}, the letterbox makes "
+                f"(1, 3, {out_h}, {out_w}) {self.dtype}"
+            )
+        if self.channel_order == "bgr":
+            sources = sources[::-1]
+        tables = self._tap_tables(geometry, channels)
+        new_h, new_w = geometry.resized_hw
+        grid = ((out_w + _BLOCK[0] - 1) // _BLOCK[0], (out_h + _BLOCK[1] - 1) // _BLOCK[1], 1)
+        self._kernel.launch(
+            grid,
+            _BLOCK,
+            stream,
+            image.ptr,
+            image.step,
+            tables.ptr,
+            tables.ptr + new_w * 16,
+            out.ptr,
+            out_w,
+            out_h,
+            geometry.top,
+            geometry.left,
+            new_w,
+            new_h,
+            *sources,
+            self.pad,
+        )
+
+    def close(self) -> None:
+        """Free the cached resize tables; safe to call twice."""
+        while self._taps:
+            self._taps.popitem()[1].close()

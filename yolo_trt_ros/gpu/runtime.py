@@ -1,0 +1,390 @@
+"""Small owners of CUDA resources over cuda-python's driver API: device, stream, event, memory.
+
+Each object owns one resource and frees it deterministically in ``close()`` (also as a context
+manager); closing twice is harmless, using a closed object raises ``CudaError``. (A device's
+primary context is the exception: retained once, it stays for the process.) Everything runs
+in the device's *primary* context, the one the CUDA runtime, PyTorch, CuPy and TensorRT use, so
+pointers and streams made here are valid in those libraries too: ``DeviceArray`` exposes
+``__cuda_array_interface__`` (``torch.as_tensor`` and ``cupy.asarray`` wrap it without a copy),
+streams expose their handle for ``torch.cuda.ExternalStream``.
+
+Driver calls return ``(status, *values)``; ``check`` turns a failed status into ``CudaError`` with
+the driver's own name and description of the error.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+from cuda.bindings import driver as cu
+
+from yolo_trt_ros.errors import CudaError
+
+__all__ = [
+    "AllocationStats",
+    "CudaDevice",
+    "DeviceArray",
+    "DeviceBuffer",
+    "Event",
+    "PinnedBuffer",
+    "Stream",
+    "allocation_stats",
+    "check",
+    "copy_device_to_host",
+    "copy_device_to_host_now",
+    "copy_host_to_device",
+    "copy_host_to_device_now",
+    "fill_int32",
+]
+
+_SUCCESS: Final = cu.CUresult.CUDA_SUCCESS
+
+
+def check(result: tuple[Any, ...]) -> Any:
+    """Return the value(s) of a driver call's ``(status, *values)`` result, or raise CudaError."""
+    status = result[0]
+    if status != _SUCCESS:
+        _, name = cu.cuGetErrorName(status)
+        _, text = cu.cuGetErrorString(status)
+        raise CudaError(
+            f"CUDA driver error {(name or b'?').decode()}: {(text or b'unknown error').decode()}"
+        )
+    if len(result) == 1:
+        return None
+    return result[1] if len(result) == 2 else result[1:]
+
+
+@dataclass
+class AllocationStats:
+    """How many device and pinned host allocations this process made through this module."""
+
+    device_allocations: int = 0
+    pinned_allocations: int = 0
+    device_bytes: int = 0
+    pinned_bytes: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, *, device: int = 0, pinned: int = 0) -> None:
+        """Record one allocation of ``device`` or ``pinned`` bytes."""
+        with self._lock:
+            self.device_allocations += 1 if device else 0
+            self.pinned_allocations += 1 if pinned else 0
+            self.device_bytes += device
+            self.pinned_bytes += pinned
+
+
+_STATS = AllocationStats()
+
+
+def allocation_stats() -> AllocationStats:
+    """Return the process-wide allocation counters (tests use them to prove a steady state allocates nothing)."""
+    return _STATS
+
+
+_init_lock = threading.Lock()
+_initialized = False
+
+
+def _initialize_driver() -> None:
+    global _initialized  # noqa: PLW0603 - cuInit is once per process
+    with _init_lock:
+        if _initialized:
+            return
+        try:
+            check(cu.cuInit(0))
+        except RuntimeError as error:  # cuda-python raises this when libcuda cannot be loaded
+            raise CudaError(
+                f"no CUDA driver here ({error}): the GPU pipeline needs an NVIDIA GPU and its driver; "
+                "use the onnxruntime backend on the CPU"
+            ) from None
+        _initialized = True
+
+
+class _Owned:
+    """Base for single-resource owners: a context manager with an idempotent close()."""
+
+    _what = "resource"
+
+    def __init__(self) -> None:
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether close() has run."""
+        return self._closed
+
+    def _require_open(self) -> None:
+        if self._closed:
+            raise CudaError(f"this CUDA {self._what} is closed")
+
+    def close(self) -> None:
+        """Release the resource; safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            self._release()
+
+    def _release(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+_primary_contexts: dict[int, tuple[Any, Any]] = {}
+
+
+def _primary_context(index: int) -> tuple[Any, Any]:
+    """Return (CUdevice, CUcontext) of a GPU's primary context, retained once for the process.
+
+    Kept for the life of the process, like the CUDA runtime keeps it: kernel modules loaded into
+    it are cached per process, and releasing it could destroy it under them.
+    """
+    with _init_lock:
+        if index not in _primary_contexts:
+            handle = check(cu.cuDeviceGet(index))
+            _primary_contexts[index] = (handle, check(cu.cuDevicePrimaryCtxRetain(handle)))
+        return _primary_contexts[index]
+
+
+class CudaDevice(_Owned):
+    """One GPU and its primary context (made current in the creating thread)."""
+
+    _what = "device"
+
+    def __init__(self, index: int = 0) -> None:
+        super().__init__()
+        _initialize_driver()
+        count = check(cu.cuDeviceGetCount())
+        if not 0 <= index < count:
+            raise CudaError(
+                f"CUDA device {index} does not exist: this machine has {count} (use cuda:0..cuda:{count - 1})"
+            )
+        self.index = index
+        self.handle, self.context = _primary_context(index)
+        self.make_current()
+        self.name = check(cu.cuDeviceGetName(256, self.handle)).split(b"\0", 1)[0].decode()
+        attribute = cu.CUdevice_attribute
+        self.compute_capability: tuple[int, int] = (
+            int(
+                check(
+                    cu.cuDeviceGetAttribute(
+                        attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, self.handle
+                    )
+                )
+            ),
+            int(
+                check(
+                    cu.cuDeviceGetAttribute(
+                        attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, self.handle
+                    )
+                )
+            ),
+        )
+
+    def make_current(self) -> None:
+        """Bind the primary context to the calling thread (each thread that launches work needs it)."""
+        self._require_open()
+        check(cu.cuCtxSetCurrent(self.context))
+
+    def _release(self) -> None:
+        """Nothing to free: the primary context stays retained for the process."""
+
+    def __repr__(self) -> str:
+        major, minor = self.compute_capability
+        return f"CudaDevice(cuda:{self.index}, {self.name}, sm_{major}{minor})"
+
+
+class Stream(_Owned):
+    """A non-blocking CUDA stream (it never waits for the legacy default stream)."""
+
+    _what = "stream"
+
+    def __init__(self, device: CudaDevice) -> None:
+        super().__init__()
+        device.make_current()
+        self.handle = check(cu.cuStreamCreate(cu.CUstream_flags.CU_STREAM_NON_BLOCKING.value))
+        self.ptr = int(self.handle)
+
+    def synchronize(self) -> None:
+        """Wait until all work queued on the stream is done."""
+        self._require_open()
+        check(cu.cuStreamSynchronize(self.handle))
+
+    def __cuda_stream__(self) -> tuple[int, int]:
+        """Return (version, handle): the stream protocol of cuda.core and CuPy."""
+        return (0, self.ptr)
+
+    def _release(self) -> None:
+        check(cu.cuStreamDestroy(self.handle))
+
+
+class Event(_Owned):
+    """A CUDA event; ``timing=True`` makes it usable with ``elapsed_ms`` (and a bit slower)."""
+
+    _what = "event"
+
+    def __init__(self, *, timing: bool = False) -> None:
+        super().__init__()
+        flags = (
+            cu.CUevent_flags.CU_EVENT_DEFAULT
+            if timing
+            else cu.CUevent_flags.CU_EVENT_DISABLE_TIMING
+        )
+        self.handle = check(cu.cuEventCreate(flags.value))
+
+    def record(self, stream: Stream) -> None:
+        """Mark the point the stream has reached (in stream order)."""
+        check(cu.cuEventRecord(self.handle, stream.handle))
+
+    def synchronize(self) -> None:
+        """Wait on the host until the recorded point has been reached."""
+        check(cu.cuEventSynchronize(self.handle))
+
+    def elapsed_ms(self, end: Event) -> float:
+        """Milliseconds between this event and a later one (both recorded and complete)."""
+        return float(check(cu.cuEventElapsedTime(self.handle, end.handle)))
+
+    def _release(self) -> None:
+        check(cu.cuEventDestroy(self.handle))
+
+
+@dataclass(frozen=True)
+class DeviceArray:
+    """A typed, C-contiguous view of device memory that other GPU libraries can wrap without a copy.
+
+    ``owner`` keeps the memory alive (a ``DeviceBuffer``, a torch tensor, ...); the view is valid
+    while the owner is open.
+    """
+
+    ptr: int
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+    owner: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the view in bytes."""
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+    @property
+    def __cuda_array_interface__(self) -> dict[str, Any]:
+        """Numba's CUDA Array Interface (v3); ``stream`` None: ordering is the producer's job."""
+        return {
+            "shape": self.shape,
+            "typestr": self.dtype.str,
+            "data": (self.ptr, False),
+            "version": 3,
+            "strides": None,
+            "stream": None,
+        }
+
+
+class DeviceBuffer(_Owned):
+    """Device memory from ``cuMemAlloc`` (the caller's to free with close())."""
+
+    _what = "device buffer"
+
+    def __init__(self, device: CudaDevice, nbytes: int) -> None:
+        super().__init__()
+        if nbytes <= 0:
+            raise CudaError(f"a device buffer needs a positive size, got {nbytes} bytes")
+        device.make_current()
+        self.device = device
+        self.nbytes = int(nbytes)
+        self.ptr = int(check(cu.cuMemAlloc(self.nbytes)))
+        _STATS.count(device=self.nbytes)
+
+    def array(self, shape: tuple[int, ...], dtype: npt.DTypeLike, offset: int = 0) -> DeviceArray:
+        """View part of the buffer as a typed array starting ``offset`` bytes in."""
+        self._require_open()
+        view = DeviceArray(self.ptr + offset, tuple(int(d) for d in shape), np.dtype(dtype), self)
+        if offset < 0 or offset + view.nbytes > self.nbytes:
+            raise CudaError(
+                f"a {view.shape} {view.dtype} view at byte {offset} overruns a {self.nbytes}-byte buffer"
+            )
+        return view
+
+    def _release(self) -> None:
+        check(cu.cuMemFree(self.ptr))
+
+
+class PinnedBuffer(_Owned):
+    """Page-locked host memory (``cuMemHostAlloc``): the fast, asynchronous side of a copy.
+
+    NumPy views from ``array()`` share its memory and must not be used after close().
+    """
+
+    _what = "pinned buffer"
+
+    def __init__(self, device: CudaDevice, nbytes: int) -> None:
+        super().__init__()
+        if nbytes <= 0:
+            raise CudaError(f"a pinned buffer needs a positive size, got {nbytes} bytes")
+        device.make_current()
+        self.nbytes = int(nbytes)
+        self.ptr = int(check(cu.cuMemHostAlloc(self.nbytes, 0)))
+        _STATS.count(pinned=self.nbytes)
+        self._memory: Any = (ctypes.c_uint8 * self.nbytes).from_address(self.ptr)
+
+    def array(
+        self, shape: tuple[int, ...], dtype: npt.DTypeLike, offset: int = 0
+    ) -> npt.NDArray[Any]:
+        """Return a NumPy view of part of the buffer starting ``offset`` bytes in."""
+        self._require_open()
+        dtype = np.dtype(dtype)
+        count = int(np.prod(shape, dtype=np.int64))
+        if offset < 0 or offset + count * dtype.itemsize > self.nbytes:
+            raise CudaError(
+                f"a {shape} {dtype} view at byte {offset} overruns a {self.nbytes}-byte pinned buffer"
+            )
+        flat = np.frombuffer(self._memory, dtype=dtype, count=count, offset=offset)
+        return flat.reshape(shape)
+
+    def _release(self) -> None:
+        self._memory = None
+        check(cu.cuMemFreeHost(self.ptr))
+
+
+def copy_host_to_device(device_ptr: int, host_ptr: int, nbytes: int, stream: Stream) -> None:
+    """Queue a host-to-device copy on the stream (asynchronous when the host side is pinned)."""
+    check(cu.cuMemcpyHtoDAsync(device_ptr, host_ptr, nbytes, stream.handle))
+
+
+def copy_device_to_host(host_ptr: int, device_ptr: int, nbytes: int, stream: Stream) -> None:
+    """Queue a device-to-host copy on the stream (asynchronous when the host side is pinned)."""
+    check(cu.cuMemcpyDtoHAsync(host_ptr, device_ptr, nbytes, stream.handle))
+
+
+def copy_host_to_device_now(device_ptr: int, host: npt.NDArray[Any]) -> None:
+    """Copy a host array to the device and wait (for one-off uploads such as lookup tables)."""
+    data = np.ascontiguousarray(host)
+    check(cu.cuMemcpyHtoD(device_ptr, data.ctypes.data, data.nbytes))
+
+
+def fill_int32(device_ptr: int, value: int, count: int, stream: Stream | None = None) -> None:
+    """Set ``count`` int32 words to ``value``: queued on ``stream``, or at once without one."""
+    if stream is None:
+        check(cu.cuMemsetD32(device_ptr, value, count))
+    else:
+        check(cu.cuMemsetD32Async(device_ptr, value, count, stream.handle))
+
+
+def copy_device_to_host_now(host: npt.NDArray[Any], device_ptr: int) -> None:
+    """Fill a C-contiguous host array from device memory and wait."""
+    if not host.flags.c_contiguous:
+        raise CudaError("copy_device_to_host_now needs a C-contiguous host array")
+    check(cu.cuMemcpyDtoH(host.ctypes.data, device_ptr, host.nbytes))
