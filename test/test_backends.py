@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
 import onnxruntime
 import pytest
 
-from yolo_trt_ros.backends import available_backends, load_backend, resolve_backend
+from yolo_trt_ros.backends import available_backends, load_backend, registry, resolve_backend
 from yolo_trt_ros.backends.onnxruntime_backend import OnnxRuntimeBackend, execution_providers_for
 from yolo_trt_ros.errors import BackendNotAvailableError, ModelLoadError, ModelNotFoundError
 from yolo_trt_ros.models import bundled_model_path
@@ -100,3 +101,31 @@ def test_device_strings() -> None:
 def test_unknown_backend_option_is_an_error() -> None:
     with pytest.raises(TypeError, match="unknown onnxruntime backend options: thread"):
         load_backend(bundled_model_path(), thread=2)
+
+
+def test_auto_skips_an_installed_backend_whose_check_refuses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def entry(name: str, usable: str | None) -> registry.BackendEntry:
+        # "json" is always importable; operator.not_(path) is False for any path, bool(path) True.
+        return registry.BackendEntry(name, "json:JSONDecoder", (".onnx",), "json", "-", usable)
+
+    monkeypatch.setattr(
+        registry, "BACKENDS", (entry("refuses", "operator:not_"), entry("accepts", "builtins:bool"))
+    )
+    assert resolve_backend("auto", Path("m.onnx")).name == "accepts"
+    # Naming a backend skips the check: its load() says what is wrong.
+    assert resolve_backend("refuses", Path("m.onnx")).name == "refuses"
+    monkeypatch.setattr(registry, "BACKENDS", (entry("broken", "no_such_module_here:check"),))
+    with pytest.raises(BackendNotAvailableError, match=r"no backend for \.onnx files"):
+        resolve_backend("auto", Path("m.onnx"))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is not None, reason="torch is installed here")
+def test_torch_backend_is_listed_but_needs_torch() -> None:
+    assert "torch" in [entry.name for entry in registry.BACKENDS]
+    assert "torch" not in available_backends()
+    with pytest.raises(BackendNotAvailableError, match="needs the Python module torch"):
+        resolve_backend("torch", Path("m.onnx"))
+    with pytest.raises(BackendNotAvailableError, match=r"no backend for \.torchscript files"):
+        resolve_backend("auto", Path("m.torchscript"))

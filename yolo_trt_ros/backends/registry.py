@@ -20,17 +20,34 @@ __all__ = ["BACKENDS", "BackendEntry", "available_backends", "load_backend", "re
 
 @dataclass(frozen=True)
 class BackendEntry:
-    """A backend: its implementation, the files it loads, and the Python module it needs."""
+    """A backend: its implementation, the files it loads, and the Python module it needs.
+
+    ``usable`` ("module:function", optional) names a check that ``auto`` runs before choosing an
+    installed backend, e.g. whether a GPU exists; it takes the model path and returns a bool, and
+    its module is imported only then, never when the registry is imported or listed.
+    """
 
     name: str
     implementation: str  # "module:Class"
     suffixes: tuple[str, ...]
     requires: str
     install_hint: str
+    usable: str | None = None
 
     def is_installed(self) -> bool:
         """Whether the runtime this backend needs can be imported here."""
         return importlib.util.find_spec(self.requires) is not None
+
+    def is_usable(self, model_path: Path) -> bool:
+        """Whether ``auto`` may pick this installed backend for a model (its ``usable`` check)."""
+        if self.usable is None:
+            return True
+        module_name, function_name = self.usable.split(":")
+        try:
+            check: Any = getattr(importlib.import_module(module_name), function_name)
+        except ImportError:  # installed but broken (e.g. a CUDA library missing): not usable
+            return False
+        return bool(check(model_path))
 
     def load_class(self) -> type[Backend]:
         """Import and return the backend class."""
@@ -41,6 +58,14 @@ class BackendEntry:
 
 # In order of preference for backend "auto".
 BACKENDS: tuple[BackendEntry, ...] = (
+    BackendEntry(
+        name="torch",
+        implementation="yolo_trt_ros.backends.torch_backend:TorchBackend",
+        suffixes=(".onnx", ".torchscript"),
+        requires="torch",
+        install_hint="pip install torch (a CUDA build) onnx2torch; it runs on NVIDIA GPUs only",
+        usable="yolo_trt_ros.backends.torch_backend:usable_for",
+    ),
     BackendEntry(
         name="onnxruntime",
         implementation="yolo_trt_ros.backends.onnxruntime_backend:OnnxRuntimeBackend",
@@ -67,7 +92,7 @@ def resolve_backend(name: str, model_path: Path) -> BackendEntry:
     if name == "auto":
         matching = [entry for entry in BACKENDS if suffix in entry.suffixes]
         for entry in matching:
-            if entry.is_installed():
+            if entry.is_installed() and entry.is_usable(model_path):
                 return entry
         if matching:
             hints = "; ".join(f"{e.name}: {e.install_hint}" for e in matching)
