@@ -1,0 +1,87 @@
+"""What the GPU tests share: why they skip where no CUDA device exists, the model, the comparisons.
+
+The GPU tests need no ROS and import nothing from conftest.py, so on a GPU machine without ROS they
+run on their own: ``python -m pytest --noconftest -p no:cacheprovider test/test_gpu_*.py`` with the
+repository and test/ on PYTHONPATH. ``YOLO_TRT_ROS_MODEL`` points them at the YOLO11n ONNX where the
+bundled model package is not installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from yolo_trt_ros.core.detections import Detections
+from yolo_trt_ros.core.nms import box_iou
+
+CUDA_PYTHON_MISSING = "cuda-python (cuda.bindings) is not installed: the GPU tests run on a machine with an NVIDIA GPU"
+
+
+def cuda_skip_reason() -> str | None:
+    """Return why the GPU tests cannot run here, or None when a CUDA device is usable."""
+    if (
+        importlib.util.find_spec("cuda") is None
+        or importlib.util.find_spec("cuda.bindings") is None
+    ):
+        return CUDA_PYTHON_MISSING
+    from yolo_trt_ros.errors import CudaError
+    from yolo_trt_ros.gpu.runtime import CudaDevice
+
+    try:
+        CudaDevice(0).close()
+    except CudaError as error:
+        return f"no usable CUDA device here: {error}"
+    return None
+
+
+def torch_skip_reason() -> str | None:
+    """Return why the torch backend tests cannot run here, or None."""
+    missing = [name for name in ("torch", "onnx2torch") if importlib.util.find_spec(name) is None]
+    if missing:
+        return f"the torch backend needs {' and '.join(missing)}, not installed here"
+    import torch
+
+    if not torch.cuda.is_available():
+        return f"torch {torch.__version__} has no CUDA device here"
+    return None
+
+
+def model_path() -> Path:
+    """The YOLO11n ONNX: $YOLO_TRT_ROS_MODEL, else the bundled model."""
+    override = os.environ.get("YOLO_TRT_ROS_MODEL")
+    if override:
+        return Path(override)
+    from yolo_trt_ros.models import bundled_model_path
+
+    return bundled_model_path()
+
+
+def unmatched(
+    reference: Detections, candidate: Detections, *, min_score: float, min_iou: float
+) -> list[str]:
+    """Describe reference detections above ``min_score`` with no same-class candidate at ``min_iou``.
+
+    Candidates are matched greedily, best IoU first, each used once.
+    """
+    problems: list[str] = []
+    free = np.ones(len(candidate), bool)
+    ious: npt.NDArray[np.float64] = box_iou(reference.boxes, candidate.boxes)
+    for index in np.argsort(-reference.scores, kind="stable"):
+        if reference.scores[index] < min_score:
+            continue
+        same = (candidate.class_ids == reference.class_ids[index]) & free
+        row = np.where(same, np.nan_to_num(ious[index], nan=0.0), -1.0)
+        best = int(np.argmax(row)) if len(row) else -1
+        if best < 0 or row[best] < min_iou:
+            problems.append(
+                f"{reference.name_of(int(reference.class_ids[index]))} "
+                f"{reference.scores[index]:.3f} at {np.round(reference.boxes[index], 1).tolist()}: "
+                f"best IoU {max(row.max(initial=-1.0), 0.0):.3f}"
+            )
+        else:
+            free[best] = False
+    return problems

@@ -1,0 +1,225 @@
+"""The GPU detection pipeline: host image -> host detections with one synchronisation per frame.
+
+``GpuDetector`` is a ``Detector`` (same settings, same answers, same ``last_times``) whose frame
+never touches the CPU beyond staging the image: on one CUDA stream it queues the upload (pinned,
+in bands), the letterbox kernel writing straight into the backend's input buffer, the model
+(``DeviceBackend.enqueue``: a CUDA graph for the torch backend), the decoding and NMS kernels and
+the copy of the detections into pinned memory, then waits once for that copy. Buffers are made
+for the first frame of each size and reused, so a steady stream of frames allocates nothing.
+
+Use it like the plain detector::
+
+    from yolo_trt_ros.gpu.pipeline import GpuDetector
+
+    with GpuDetector.from_model("yolo11n.onnx", backend="torch") as detector:
+        detections = detector(frame, "bgr8")
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from yolo_trt_ros.backends.base import Backend
+from yolo_trt_ros.backends.device import DeviceBackend
+from yolo_trt_ros.core.decode import RawDetections, decode
+from yolo_trt_ros.core.detections import Detections
+from yolo_trt_ros.core.preprocess import _checked_pixels, guess_pixel_format
+from yolo_trt_ros.detector import Detector, StageTimes
+from yolo_trt_ros.errors import BackendNotAvailableError
+from yolo_trt_ros.gpu.decode import GpuRawDecoder
+from yolo_trt_ros.gpu.letterbox import GpuLetterbox
+from yolo_trt_ros.gpu.runtime import (
+    DeviceArray,
+    Event,
+    PinnedBuffer,
+    Stream,
+    copy_device_to_host,
+)
+from yolo_trt_ros.gpu.upload import HostImageUploader
+
+__all__ = ["GpuDetector"]
+
+
+class _HostOutputs:
+    """Fallback for heads with NMS inside: copy the (small) outputs to pinned memory, decode on the CPU."""
+
+    def __init__(self, backend: DeviceBackend) -> None:
+        self._device = backend.cuda_device
+        self._buffers: list[PinnedBuffer] = []
+        self._views: list[npt.NDArray[Any]] = []
+
+    def enqueue(self, outputs: Sequence[DeviceArray], stream: Stream) -> None:
+        self._views = []
+        for index, output in enumerate(outputs):
+            if index == len(self._buffers) or self._buffers[index].nbytes < output.nbytes:
+                if index < len(self._buffers):
+                    stream.synchronize()
+                    self._buffers.pop(index).close()
+                self._buffers.insert(index, PinnedBuffer(self._device, output.nbytes))
+            buffer = self._buffers[index]
+            copy_device_to_host(buffer.ptr, output.ptr, output.nbytes, stream)
+            self._views.append(buffer.array(output.shape, output.dtype))
+
+    def outputs(self) -> list[npt.NDArray[Any]]:
+        return [np.array(view) for view in self._views]
+
+    def close(self) -> None:
+        while self._buffers:
+            self._buffers.pop().close()
+
+
+class GpuDetector(Detector):
+    """A ``Detector`` that runs pre- and post-processing on the GPU around a device backend.
+
+    Args:
+        backend: a loaded ``DeviceBackend`` (torch now; TensorRT later); closed with the detector.
+        nms: "gpu" (default) or "host": where NMS runs (decoding and filtering are always on the GPU).
+        upload_bands: bands the host-to-device copy of a frame is split into (overlaps copy and DMA).
+        stage_timing: time pre-, inference and post-processing with CUDA events (``last_times``);
+            False leaves only the total, measured on the host.
+        **settings: the ``Detector`` settings (conf, iou, max_det, classes, agnostic, imgsz, rect).
+
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        nms: str = "gpu",
+        upload_bands: int = 4,
+        stage_timing: bool = True,
+        **settings: Any,
+    ) -> None:
+        if not isinstance(backend, DeviceBackend):
+            raise BackendNotAvailableError(
+                f"the GPU pipeline needs a backend that runs on device buffers (torch, tensorrt), "
+                f"not {backend.name}: use Detector for it, or load the model with backend='torch'"
+            )
+        super().__init__(backend, **settings)
+        self.backend: DeviceBackend = backend
+        device = backend.cuda_device
+        self.cuda_device = device
+        self.stream = Stream(device)
+        self.uploader = HostImageUploader(device, bands=upload_bands)
+        self.letterbox = GpuLetterbox(device, self.preprocessor.dtype)
+        self.decoder: GpuRawDecoder | None = (
+            GpuRawDecoder(device, len(self.names) or self._classes_from_head(), nms=nms)
+            if self.layout == "raw"
+            else None
+        )
+        self._host_outputs = _HostOutputs(backend) if self.decoder is None else None
+        self.stage_timing = stage_timing
+        self._events = [Event(timing=True) for _ in range(4)]
+        self._done = Event()
+
+    def _classes_from_head(self) -> int:
+        channels = self.backend.output_specs[0].fixed_dim(1)
+        if channels is None:
+            raise BackendNotAvailableError(
+                "the model names no classes and its head has a dynamic class count: "
+                "pass names= to the detector"
+            )
+        return channels - 4
+
+    @classmethod
+    def from_model(
+        cls,
+        model: Any = None,
+        *,
+        backend: str = "torch",
+        device: str = "auto",
+        backend_options: Any = None,
+        **settings: Any,
+    ) -> GpuDetector:
+        """Load a model with a device backend (default torch) and build the GPU pipeline around it."""
+        detector = super().from_model(
+            model, backend=backend, device=device, backend_options=backend_options, **settings
+        )
+        assert isinstance(detector, GpuDetector)
+        return detector
+
+    def __call__(
+        self, image: npt.NDArray[np.generic], pixel_format: str | None = None
+    ) -> Detections:
+        """Detect objects in one host image ((H, W[, C]) uint8; OpenCV's BGR unless pixel_format says)."""
+        start = time.perf_counter()
+        pixel_format = pixel_format or guess_pixel_format(image)
+        pixels = _checked_pixels(image, pixel_format)  # mono16 -> its high byte, as on the CPU
+        if pixel_format == "mono16":
+            pixel_format = "mono8"
+        geometry = self.preprocessor.geometry((pixels.shape[0], pixels.shape[1]))
+        self.cuda_device.make_current()
+        stream, events = self.stream, self._events
+        input_array = self.backend.bind((1, 3, *geometry.input_hw))
+        if self.stage_timing:
+            events[0].record(stream)
+        source = self.uploader.upload(pixels, stream)
+        self.letterbox.enqueue(source, pixel_format, geometry, input_array, stream)
+        if self.stage_timing:
+            events[1].record(stream)
+        outputs = self.backend.enqueue(stream)
+        if self.stage_timing:
+            events[2].record(stream)
+        if self.decoder is not None:
+            self.decoder.enqueue(outputs[0], self.settings, stream)
+        else:
+            assert self._host_outputs is not None
+            self._host_outputs.enqueue(outputs, stream)
+        if self.stage_timing:
+            events[3].record(stream)
+        self._done.record(stream)
+        self._done.synchronize()  # the one wait of the frame
+        self.uploader.consumed()
+        raw = self._read_detections()
+        detections = Detections(
+            geometry.to_source(raw.boxes), raw.scores, raw.class_ids, self.names, geometry.source_hw
+        )
+        total_ms = (time.perf_counter() - start) * 1e3
+        if self.stage_timing:
+            pre, infer, post = (events[i].elapsed_ms(events[i + 1]) for i in range(3))
+            # Host work before the first and after the last event counts as pre/post-processing.
+            post = max(post, total_ms - pre - infer)
+            self.last_times = StageTimes(pre, infer, post)
+        else:
+            self.last_times = StageTimes(0.0, 0.0, total_ms)
+        return detections
+
+    detect = __call__
+
+    def _read_detections(self) -> RawDetections:
+        if self.decoder is not None:
+            return self.decoder.result()
+        assert self._host_outputs is not None
+        return decode(self.layout, self._host_outputs.outputs(), self.settings)[0]
+
+    def warmup(self, runs: int = 1, image_sizes: Iterable[tuple[int, int]] = ()) -> None:
+        """Prepare the model and buffers for the input size and each (height, width) in image_sizes."""
+        height, width = self.input_size
+        for size in [(height, width), *image_sizes]:
+            blank = np.full((*size, 3), 114, np.uint8)
+            for _ in range(runs):
+                self(blank)
+
+    def __enter__(self) -> GpuDetector:
+        return self
+
+    def close(self) -> None:
+        """Release the GPU buffers, the stream and the backend; safe to call twice."""
+        if self.stream.closed:
+            return
+        self.stream.synchronize()
+        if self.decoder is not None:
+            self.decoder.close()
+        if self._host_outputs is not None:
+            self._host_outputs.close()
+        self.letterbox.close()
+        self.uploader.close()
+        for event in (*self._events, self._done):
+            event.close()
+        self.stream.close()
+        super().close()
