@@ -92,7 +92,7 @@ def keep_shape_constants_on_host(module: torch.fx.GraphModule) -> int:
             _HOST_ARGUMENT_OPERATORS
         ):
             continue
-        for argument in node.args[1:]:
+        for argument in (*node.args[1:], *node.kwargs.values()):
             if isinstance(argument, torch.fx.Node) and argument.op == "get_attr":
                 owner_name, _, buffer_name = str(argument.target).rpartition(".")
                 owner = module.get_submodule(owner_name)
@@ -432,6 +432,27 @@ class TorchBackend(DeviceBackend):
         self._bindings[input_shape] = binding
         return binding
 
+    def _check_no_host_sync(self, binding: _Binding) -> None:
+        """Refuse, before capturing, a forward pass that waits for the GPU (a capture would fail).
+
+        A failed capture can leave the CUDA context unusable, so the check runs the model eagerly
+        with PyTorch's sync debug mode set to raise on any synchronising operation.
+        """
+        previous = torch.cuda.get_sync_debug_mode()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            with torch.inference_mode():
+                binding.module(binding.input_tensor)
+        except RuntimeError as error:
+            raise ModelLoadError(
+                f"{self._path.name} at input {binding.shape} waits for the GPU inside its forward "
+                f"pass ({str(error).splitlines()[0]}), so it cannot run as a CUDA graph: load it "
+                "with backend option cuda_graph=False"
+            ) from error
+        finally:
+            torch.cuda.set_sync_debug_mode(previous)
+        torch.cuda.synchronize(self._torch_device)
+
     def _warm_up_and_capture(self, binding: _Binding) -> None:
         side = torch.cuda.Stream(self._torch_device)
         side.wait_stream(torch.cuda.current_stream(self._torch_device))
@@ -443,6 +464,7 @@ class TorchBackend(DeviceBackend):
         if not self._cuda_graph:
             binding.outputs = outputs
             return
+        self._check_no_host_sync(binding)
         graph = torch.cuda.CUDAGraph()
         try:
             with torch.inference_mode(), torch.cuda.graph(graph):

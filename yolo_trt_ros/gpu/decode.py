@@ -96,8 +96,10 @@ class GpuRawDecoder:
         return candidates, sorted_, output
 
     def _output_bytes(self) -> int:
-        rows = _HEADER_BYTES + self._max_det * _ROW_FLOATS * 4
-        return max(rows, HOST_BATCH * _CANDIDATE_BYTES) if self.nms == "host" else rows
+        rows = self._max_det * _ROW_FLOATS * 4
+        return _HEADER_BYTES + (
+            max(rows, HOST_BATCH * _CANDIDATE_BYTES) if self.nms == "host" else rows
+        )
 
     def _reserve(self, anchors: int, max_det: int, stream: Stream) -> None:
         capacity = min(anchors, MAX_CANDIDATES)
@@ -228,7 +230,10 @@ class GpuRawDecoder:
         self._work, self._host = None, None
 
     def close(self) -> None:
-        """Free the decoder's buffers; safe to call twice."""
+        """Free the decoder's buffers (after the work queued on them); safe to call twice."""
+        if self._pending_stream is not None and not self._pending_stream.closed:
+            self._pending_stream.synchronize()
+            self._pending_stream = None
         self._free_work()
         self._mask_device.close()
         self._mask_host.close()

@@ -115,6 +115,9 @@ class HostImageUploader:
         self._pinned = self._device = None
 
     def close(self) -> None:
-        """Free the staging and device buffers; safe to call twice."""
+        """Free the staging and device buffers (after a copy still in flight); safe to call twice."""
+        if self._in_flight and not self._staged.closed:
+            self._staged.synchronize()
+            self._in_flight = False
         self._free()
         self._staged.close()
