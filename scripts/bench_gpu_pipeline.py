@@ -47,18 +47,20 @@ import torch
 from yolo_trt_ros.core.decode import DecodeSettings
 from yolo_trt_ros.core.detections import Detections
 from yolo_trt_ros.core.nms import box_iou
-from yolo_trt_ros.core.preprocess import Preprocessor
+from yolo_trt_ros.core.preprocess import Preprocessor, _checked_pixels
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.gpu.decode import GpuRawDecoder
 from yolo_trt_ros.gpu.kernels import source_digest
 from yolo_trt_ros.gpu.letterbox import GpuLetterbox
 from yolo_trt_ros.gpu.pipeline import GpuDetector
 from yolo_trt_ros.gpu.runtime import DeviceBuffer, Event, copy_device_to_host_now
+from yolo_trt_ros.gpu.upload import HostImageUploader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
 from bench_cpu_pipeline import build_frames, git_commit, summarize
 from sample_images import build_sample_images
+from ultralytics_torch import ultralytics_from_onnx
 
 GOAL_SIZE: Final = "1920x1080"
 GOAL_PIPELINE_OVER_BARE: Final = 1.3
@@ -67,45 +69,6 @@ GOAL_PREPROCESS_DEVICE_MS: Final = 0.15
 METHODS: Final = ("bare_forward", "pipeline", "ultralytics")
 
 Frame = npt.NDArray[np.uint8]
-
-
-def ultralytics_yolo(onnx_path: Path, names: dict[int, str]) -> Any:
-    """Build Ultralytics' YOLO11n from yolo11n.yaml with the ONNX file's weights (exact copy)."""
-    import onnx  # noqa: PLC0415 - optional: only this comparison needs it
-    from onnx import numpy_helper  # noqa: PLC0415
-    from ultralytics import YOLO  # noqa: PLC0415
-    from ultralytics.nn.modules import Conv  # noqa: PLC0415
-
-    weights = {
-        tensor.name: torch.from_numpy(numpy_helper.to_array(tensor).copy())
-        for tensor in onnx.load(str(onnx_path)).graph.initializer
-        if tensor.name.startswith("model.")
-    }
-    yolo = YOLO("yolo11n.yaml", task="detect")
-    network = yolo.model
-    used: set[str] = set()
-    with torch.no_grad():
-        for name, module in network.named_modules():
-            if isinstance(module, Conv):  # conv (no bias) + BatchNorm: the ONNX folded the BN
-                module.conv.weight.copy_(weights[f"{name}.conv.weight"])
-                bn = module.bn
-                bn.weight.fill_(1.0)
-                bn.bias.copy_(weights[f"{name}.conv.bias"])
-                bn.running_mean.zero_()
-                bn.running_var.fill_(1.0 - bn.eps)  # (x - 0) / sqrt(1 - eps + eps) = x
-                used |= {f"{name}.conv.weight", f"{name}.conv.bias"}
-            elif isinstance(module, torch.nn.Conv2d) and f"{name}.weight" in weights:
-                if module.weight.shape == weights[f"{name}.weight"].shape:
-                    module.weight.copy_(weights[f"{name}.weight"])
-                    used.add(f"{name}.weight")
-                if module.bias is not None:
-                    module.bias.copy_(weights[f"{name}.bias"])
-                    used.add(f"{name}.bias")
-    missing = sorted(set(weights) - used)
-    if missing:
-        raise RuntimeError(f"ONNX weights with no Ultralytics layer: {missing[:5]}")
-    network.names = dict(names)
-    return yolo
 
 
 def ultralytics_detections(result: Any, names: dict[int, str]) -> Detections:
@@ -212,14 +175,15 @@ def bench_size(
 
 
 def letterbox_device_times(detector: GpuDetector, frame: Frame, repeats: int) -> dict[str, Any]:
-    """Device time of the letterbox kernel alone, and of the upload with 1 and 4 bands."""
-    stream, uploader = detector.stream, detector.uploader
+    """Device time of the letterbox kernel alone, and the upload's cost in several variants."""
+    stream = detector.stream
     geometry = detector.preprocessor.geometry((frame.shape[0], frame.shape[1]))
     target = detector.backend.bind((1, 3, *geometry.input_hw))
+    rows = detector.letterbox.source_rows(geometry, 3)
     start, end = Event(timing=True), Event(timing=True)
-    source = uploader.upload(frame, stream)
+    source = detector.uploader.upload(frame, stream, rows)
     stream.synchronize()
-    uploader.consumed()
+    detector.uploader.consumed()
     kernel: list[float] = []
     for _ in range(repeats):
         start.record(stream)
@@ -228,28 +192,79 @@ def letterbox_device_times(detector: GpuDetector, frame: Frame, repeats: int) ->
         end.synchronize()
         kernel.append(start.elapsed_ms(end))
     uploads: dict[str, Any] = {}
-    for bands in (1, 4):
-        uploader.bands = bands
-        walls, device = [], []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            start.record(stream)
-            uploader.upload(frame, stream)
-            end.record(stream)
-            end.synchronize()
-            walls.append((time.perf_counter() - t0) * 1e3)
-            device.append(start.elapsed_ms(end))
-            uploader.consumed()
-        uploads[f"bands_{bands}"] = {"wall_ms": summarize(walls), "device_ms": summarize(device)}
-    uploader.bands = 4
+    for threads in (1, 2, 4, 8):
+        for read_only in (False, True):
+            for write_combined in (False, True):
+                uploader = HostImageUploader(
+                    detector.cuda_device, threads=threads, write_combined=write_combined
+                )
+                walls, device = [], []
+                for _ in range(repeats // 2 + 3):
+                    t0 = time.perf_counter()
+                    start.record(stream)
+                    uploader.upload(frame, stream, rows if read_only else None)
+                    end.record(stream)
+                    end.synchronize()
+                    walls.append((time.perf_counter() - t0) * 1e3)
+                    device.append(start.elapsed_ms(end))
+                    uploader.consumed()
+                uploader.close()
+                name = f"threads_{threads}_{'rows_read' if read_only else 'all_rows'}" + (
+                    "_write_combined" if write_combined else ""
+                )
+                uploads[name] = {
+                    "wall_ms": summarize(walls[3:]),
+                    "device_ms": summarize(device[3:]),
+                }
     start.close()
     end.close()
     return {
         "frame_hw": [int(frame.shape[0]), int(frame.shape[1])],
         "frame_bytes": int(frame.nbytes),
+        "rows_read": None if rows is None else len(rows),
         "letterbox_kernel_device_ms": summarize(kernel),
         "upload": uploads,
     }
+
+
+def host_steps(detector: GpuDetector, frame: Frame, repeats: int) -> dict[str, Any]:
+    """Where a pipeline call spends its host time: GpuDetector.__call__'s steps, one by one."""
+    stream = detector.stream
+    names = ("validate", "bind", "upload", "letterbox", "forward", "decode", "wait", "result")
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(repeats):
+        stamps = [time.perf_counter()]
+        pixels = _checked_pixels(frame, "bgr8")
+        geometry = detector.preprocessor.geometry((pixels.shape[0], pixels.shape[1]))
+        detector.cuda_device.make_current()
+        stamps.append(time.perf_counter())
+        target = detector.backend.bind((1, 3, *geometry.input_hw))
+        stamps.append(time.perf_counter())
+        rows = detector.letterbox.source_rows(geometry, 3)
+        source = detector.uploader.upload(pixels, stream, rows)
+        stamps.append(time.perf_counter())
+        detector.letterbox.enqueue(source, "bgr8", geometry, target, stream)
+        stamps.append(time.perf_counter())
+        outputs = detector.backend.enqueue(stream)
+        stamps.append(time.perf_counter())
+        assert detector.decoder is not None
+        detector.decoder.enqueue(outputs[0], detector.settings, stream)
+        stamps.append(time.perf_counter())
+        stream.synchronize()
+        detector.uploader.consumed()
+        stamps.append(time.perf_counter())
+        raw = detector.decoder.result()
+        Detections(
+            geometry.to_source(raw.boxes),
+            raw.scores,
+            raw.class_ids,
+            detector.names,
+            geometry.source_hw,
+        )
+        stamps.append(time.perf_counter())
+        for name, begin, finish in zip(names, stamps[:-1], stamps[1:], strict=True):
+            samples[name].append((finish - begin) * 1e3)
+    return {name: summarize(values[3:]) for name, values in samples.items()}
 
 
 def nms_placement(detector: GpuDetector, frame: Frame, repeats: int) -> dict[str, Any]:
@@ -436,7 +451,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         yolo, ultralytics_error = None, None
         if not args.no_ultralytics:
             try:
-                yolo = ultralytics_yolo(args.model or _bundled_model(), detector.names)
+                yolo = ultralytics_from_onnx(args.model or _bundled_model(), detector.names)
             except Exception as error:  # noqa: BLE001 - report it and still measure a) and b)
                 ultralytics_error = f"{type(error).__name__}: {error}"
         sizes: dict[str, Any] = {}
@@ -448,6 +463,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for label, frame in frames.items()
         }
         nms = nms_placement(detector, frames[GOAL_SIZE], args.iterations)
+        steps = {
+            label: host_steps(detector, frame, args.iterations) for label, frame in frames.items()
+        }
         errors = letterbox_errors(detector, frames)
         cpu_agreement = {}
         with Detector.from_model(args.model, backend="onnxruntime", device="cpu") as cpu:
@@ -498,6 +516,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "sizes": sizes,
         "letterbox_and_upload": preprocess,
         "nms_gpu_vs_host": nms,
+        "pipeline_host_steps_ms": steps,
         "agreement_cpu_vs_gpu_pipeline": cpu_agreement,
         "letterbox_error_cases": errors["cases"],
     }

@@ -169,23 +169,42 @@ def test_letterbox_kernel_matches_the_cpu_preprocessor(
     assert padding == 0 or not image.flags.c_contiguous  # the row step really differs
     cpu = Preprocessor(size, rect=rect, dtype=dtype)
     expected, geometry = cpu(image, pixel_format)
-    uploader = HostImageUploader(device, bands=3, min_band_bytes=1)
+    uploader = HostImageUploader(device, threads=3, min_band_bytes=1)
     letterbox = GpuLetterbox(device, dtype)
-    out = poisoned(device, expected.shape, dtype)
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    results = {}
     try:
-        source = uploader.upload(image, stream)
-        letterbox.enqueue(source, pixel_format, geometry, out.array(expected.shape, dtype), stream)
-        stream.synchronize()
-        got = np.asarray(to_host(out.array(expected.shape, dtype)), np.float64)
+        # Every row, and only the rows the resize reads: both must give the CPU's tensor.
+        for rows in (None, letterbox.source_rows(geometry, channels)):
+            with poisoned(device, expected.shape, dtype) as out:
+                source = uploader.upload(image, stream, rows)
+                letterbox.enqueue(
+                    source, pixel_format, geometry, out.array(expected.shape, dtype), stream
+                )
+                stream.synchronize()
+                uploader.consumed()
+                results["all rows" if rows is None else f"{len(rows)} rows read"] = np.asarray(
+                    to_host(out.array(expected.shape, dtype)), np.float64
+                )
     finally:
         uploader.close()
         letterbox.close()
-        out.close()
-    assert not np.isnan(got).any(), "the kernel left elements unwritten"
-    error = np.abs(got - expected.astype(np.float64))
-    # OpenCV's own arithmetic, so normally bit for bit; at most one grey level anywhere.
-    assert error.mean() <= 0.25 / 255, f"mean error {error.mean() * 255:.4f}/255"
-    assert error.max() <= 1 / 255 + 1e-3, f"max error {error.max() * 255:.3f}/255"
+    for name, got in results.items():
+        assert not np.isnan(got).any(), f"{name}: the kernel left elements unwritten"
+        error = np.abs(got - expected.astype(np.float64))
+        # OpenCV's own arithmetic, so normally bit for bit; at most one grey level anywhere.
+        assert error.mean() <= 0.25 / 255, f"{name}: mean error {error.mean() * 255:.4f}/255"
+        assert error.max() <= 1 / 255 + 1e-3, f"{name}: max error {error.max() * 255:.3f}/255"
+
+
+def test_shrinking_by_three_reads_one_row_in_three(device: CudaDevice) -> None:
+    letterbox = GpuLetterbox(device, np.float16)
+    _, geometry = Preprocessor(640, rect=True)(np.zeros((1080, 1920, 3), np.uint8))
+    rows = letterbox.source_rows(geometry, 3)
+    assert rows is not None and rows.tolist() == list(range(1, 1080, 3))
+    _, same_size = Preprocessor(640, rect=True)(np.zeros((480, 640, 3), np.uint8))
+    assert letterbox.source_rows(same_size, 3) is None
+    letterbox.close()
 
 
 def test_letterbox_reads_a_device_image_with_a_row_step(device: CudaDevice, stream: Stream) -> None:

@@ -218,8 +218,10 @@ class _Binding:
 
 
 def _as_list(result: Any) -> list[torch.Tensor]:
-    items = list(result) if isinstance(result, list | tuple) else [result]
-    return [item.contiguous() for item in items]
+    """Flatten a model's output (a tensor, or nested tuples/lists of them) into contiguous tensors."""
+    if isinstance(result, torch.Tensor):
+        return [result.contiguous()]
+    return [tensor for item in result for tensor in _as_list(item)]
 
 
 def _device_array(tensor: torch.Tensor) -> DeviceArray:
@@ -320,10 +322,9 @@ class TorchBackend(DeviceBackend):
         self.bind(tuple(int(d) for d in images.shape))
         binding = self._binding()
         host = torch.from_numpy(np.ascontiguousarray(images, dtype=self._inputs[0].dtype))
-        with torch.cuda.device(self._torch_device):
-            stream = torch.cuda.current_stream()
+        with torch.cuda.device(self._torch_device):  # all on PyTorch's current stream
             binding.input_tensor.copy_(host)
-            outputs = self._run(binding, int(stream.cuda_stream))
+            outputs = self._forward(binding)
             return [output.cpu().numpy() for output in outputs]
 
     def close(self) -> None:
@@ -362,7 +363,8 @@ class TorchBackend(DeviceBackend):
         if binding.graph_exec is not None:
             check(binding.graph_exec(stream.handle))
             return binding.output_arrays
-        outputs = self._run(binding, stream.ptr)
+        with torch.cuda.stream(self._external(stream.ptr)):
+            outputs = self._forward(binding)
         if binding.graph is not None:
             return binding.output_arrays
         return [_device_array(output) for output in outputs]
@@ -383,14 +385,13 @@ class TorchBackend(DeviceBackend):
             self._external_streams[stream_handle] = external
         return external
 
-    def _run(self, binding: _Binding, stream_handle: int) -> list[torch.Tensor]:
-        """Run the bound model on a stream given by handle (graph replay or eager)."""
-        with torch.cuda.stream(self._external(stream_handle)):
-            if binding.graph is not None:
-                binding.graph.replay()
-                return binding.outputs
-            with torch.inference_mode():
-                return _as_list(binding.module(binding.input_tensor))
+    def _forward(self, binding: _Binding) -> list[torch.Tensor]:
+        """Run the bound model on PyTorch's current stream (graph replay or eager)."""
+        if binding.graph is not None:
+            binding.graph.replay()
+            return binding.outputs
+        with torch.inference_mode():
+            return _as_list(binding.module(binding.input_tensor))
 
     def _check_shape(self, input_shape: tuple[int, ...]) -> None:
         expected = self._inputs[0].shape
@@ -427,6 +428,7 @@ class TorchBackend(DeviceBackend):
         try:
             self._warm_up_and_capture(binding)
         except Exception:
+            torch.cuda.synchronize(self._torch_device)  # kernels of a failed run may still read it
             buffer.close()
             raise
         self._bindings[input_shape] = binding

@@ -46,15 +46,22 @@ _MAX_TAP_TABLES: Final = 16
 
 @dataclass(frozen=True)
 class DeviceImage:
-    """A packed uint8 image in device memory: ``step`` bytes per row, ``channels`` per pixel."""
+    """A packed uint8 image in device memory: ``step`` bytes per row, ``channels`` per pixel.
+
+    ``full_height`` (default: ``height``) is the height of the camera image when the device image
+    holds only the rows the resize reads (``GpuLetterbox.source_rows``), in order.
+    """
 
     ptr: int
     height: int
     width: int
     channels: int
     step: int
+    full_height: int = 0
 
     def __post_init__(self) -> None:
+        if self.full_height == 0:
+            object.__setattr__(self, "full_height", self.height)
         if self.height <= 0 or self.width <= 0 or self.channels not in (1, 3, 4):
             raise InvalidImageError(
                 f"a device image needs positive sides and 1, 3 or 4 channels, got "
@@ -64,6 +71,24 @@ class DeviceImage:
             raise InvalidImageError(
                 f"row step {self.step} is shorter than a row of {self.width}x{self.channels} bytes"
             )
+
+
+@dataclass(frozen=True)
+class _Resize:
+    """A resize's taps on the device: columns, rows, and rows for a row-subset upload."""
+
+    tables: DeviceBuffer
+    rows: npt.NDArray[np.int64] | None
+    width: int
+    height: int
+
+    @property
+    def full_rows_ptr(self) -> int:
+        return self.tables.ptr + self.width * 16
+
+    @property
+    def compact_rows_ptr(self) -> int:
+        return self.tables.ptr + (self.width + self.height) * 16
 
 
 class GpuLetterbox:
@@ -102,27 +127,44 @@ class GpuLetterbox:
         self._kernel = Kernel(
             load_module(device, "letterbox.cu"), f"letterbox_{suffix}", _ARGUMENTS
         )
-        self._taps: OrderedDict[tuple[int, int, int, int, int], DeviceBuffer] = OrderedDict()
+        self._resizes: OrderedDict[tuple[int, int, int, int, int], _Resize] = OrderedDict()
 
-    def _tap_tables(self, geometry: LetterboxGeometry, channels: int) -> DeviceBuffer:
-        """Upload (once per size and channel count) the column then row taps of a resize."""
+    def _resize(self, geometry: LetterboxGeometry, channels: int) -> _Resize:
+        """Return (uploading once per size and channel count) the taps of a resize."""
         height, width = geometry.source_hw
         new_h, new_w = geometry.resized_hw
         key = (height, width, new_h, new_w, channels)
-        tables = self._taps.get(key)
-        if tables is not None:
-            self._taps.move_to_end(key)
-            return tables
-        host = np.ascontiguousarray(
-            np.concatenate([column_taps(width, new_w, channels), row_taps(height, new_h)])
-        )
-        tables = DeviceBuffer(self.device, host.nbytes)
+        resize = self._resizes.get(key)
+        if resize is not None:
+            self._resizes.move_to_end(key)
+            return resize
+        rows = row_taps(height, new_h)
+        # Rows whose every tap has weight 0 (e.g. two of three rows when shrinking 1080 -> 360)
+        # never reach the output: the upload can skip them. Compact taps index the rows kept.
+        read = np.unique(np.concatenate([rows[rows[:, 2] != 0, 0], rows[rows[:, 3] != 0, 1]]))
+        tables = [column_taps(width, new_w, channels), rows]
+        if len(read) < height:
+            first = np.searchsorted(read, np.where(rows[:, 2] != 0, rows[:, 0], rows[:, 1]))
+            second = np.where(rows[:, 3] != 0, np.searchsorted(read, rows[:, 1]), first)
+            tables.append(np.stack([first, second, rows[:, 2], rows[:, 3]], axis=1))
+        host = np.ascontiguousarray(np.concatenate(tables).astype(np.int32))
+        buffer = DeviceBuffer(self.device, host.nbytes)
         # Synchronous, and only on a new image size: the tables then stay for every frame.
-        copy_host_to_device_now(tables.ptr, host)
-        self._taps[key] = tables
-        if len(self._taps) > _MAX_TAP_TABLES:  # cuMemFree waits for the kernels that used it
-            self._taps.popitem(last=False)[1].close()
-        return tables
+        copy_host_to_device_now(buffer.ptr, host)
+        resize = _Resize(buffer, read if len(read) < height else None, new_w, new_h)
+        self._resizes[key] = resize
+        if len(self._resizes) > _MAX_TAP_TABLES:
+            self._resizes.popitem(last=False)[1].tables.close()
+        return resize
+
+    def source_rows(
+        self, geometry: LetterboxGeometry, channels: int
+    ) -> npt.NDArray[np.int64] | None:
+        """Return the source rows the resize reads, or None when it reads every row.
+
+        Uploading only these rows (``HostImageUploader.upload(rows=...)``) gives the same result.
+        """
+        return self._resize(geometry, channels).rows
 
     def enqueue(
         self,
@@ -142,9 +184,9 @@ class GpuLetterbox:
             raise InvalidImageError(
                 f"a {pixel_format} image has {channels} channel(s), this one {image.channels}"
             )
-        if geometry.source_hw != (image.height, image.width):
+        if geometry.source_hw != (image.full_height, image.width):
             raise InvalidImageError(
-                f"geometry is for a {geometry.source_hw} image, this one is {(image.height, image.width)}"
+                f"geometry is for a {geometry.source_hw} image, this one is {(image.full_height, image.width)}"
             )
         out_h, out_w = geometry.input_hw
         if out.shape != (1, 3, out_h, out_w) or out.dtype != self.dtype:
@@ -154,8 +196,16 @@ class GpuLetterbox:
             )
         if self.channel_order == "bgr":
             sources = sources[::-1]
-        tables = self._tap_tables(geometry, channels)
+        resize = self._resize(geometry, channels)
         new_h, new_w = geometry.resized_hw
+        row_table = resize.full_rows_ptr
+        if image.height != image.full_height:
+            if resize.rows is None or image.height != len(resize.rows):
+                raise InvalidImageError(
+                    f"a device image with {image.height} of {image.full_height} rows must hold "
+                    "exactly the rows source_rows() lists"
+                )
+            row_table = resize.compact_rows_ptr
         grid = ((out_w + _BLOCK[0] - 1) // _BLOCK[0], (out_h + _BLOCK[1] - 1) // _BLOCK[1], 1)
         self._kernel.launch(
             grid,
@@ -163,8 +213,8 @@ class GpuLetterbox:
             stream,
             image.ptr,
             image.step,
-            tables.ptr,
-            tables.ptr + new_w * 16,
+            resize.tables.ptr,
+            row_table,
             out.ptr,
             out_w,
             out_h,
@@ -178,5 +228,5 @@ class GpuLetterbox:
 
     def close(self) -> None:
         """Free the cached resize tables; safe to call twice."""
-        while self._taps:
-            self._taps.popitem()[1].close()
+        while self._resizes:
+            self._resizes.popitem()[1].tables.close()

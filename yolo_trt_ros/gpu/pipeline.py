@@ -79,7 +79,9 @@ class GpuDetector(Detector):
     Args:
         backend: a loaded ``DeviceBackend`` (torch now; TensorRT later); closed with the detector.
         nms: "gpu" (default) or "host": where NMS runs (decoding and filtering are always on the GPU).
-        upload_bands: bands the host-to-device copy of a frame is split into (overlaps copy and DMA).
+        upload_threads: threads staging each frame in pinned memory (see ``HostImageUploader``).
+        upload_rows_read_only: upload only the source rows the resize reads (same result, fewer
+            bytes when shrinking; True by default).
         stage_timing: time pre-, inference and post-processing with CUDA events (``last_times``);
             False leaves only the total, measured on the host.
         **settings: the ``Detector`` settings (conf, iou, max_det, classes, agnostic, imgsz, rect).
@@ -91,7 +93,8 @@ class GpuDetector(Detector):
         backend: Backend,
         *,
         nms: str = "gpu",
-        upload_bands: int = 4,
+        upload_threads: int | None = None,
+        upload_rows_read_only: bool = True,
         stage_timing: bool = True,
         **settings: Any,
     ) -> None:
@@ -105,7 +108,12 @@ class GpuDetector(Detector):
         device = backend.cuda_device
         self.cuda_device = device
         self.stream = Stream(device)
-        self.uploader = HostImageUploader(device, bands=upload_bands)
+        self.uploader = (
+            HostImageUploader(device)
+            if upload_threads is None
+            else HostImageUploader(device, threads=upload_threads)
+        )
+        self.upload_rows_read_only = upload_rows_read_only
         self.letterbox = GpuLetterbox(device, self.preprocessor.dtype)
         self.decoder: GpuRawDecoder | None = (
             GpuRawDecoder(device, len(self.names) or self._classes_from_head(), nms=nms)
@@ -158,7 +166,12 @@ class GpuDetector(Detector):
         input_array = self.backend.bind((1, 3, *geometry.input_hw))
         if self.stage_timing:
             events[0].record(stream)
-        source = self.uploader.upload(pixels, stream)
+        rows = (
+            self.letterbox.source_rows(geometry, 1 if pixels.ndim == 2 else pixels.shape[2])
+            if self.upload_rows_read_only
+            else None
+        )
+        source = self.uploader.upload(pixels, stream, rows)
         self.letterbox.enqueue(source, pixel_format, geometry, input_array, stream)
         if self.stage_timing:
             events[1].record(stream)

@@ -319,6 +319,8 @@ class DeviceBuffer(_Owned):
         return view
 
     def _release(self) -> None:
+        # Like cudaFree: let queued work that may still use the memory finish, then free it.
+        cu.cuCtxSynchronize()
         check(cu.cuMemFree(self.ptr))
 
 
@@ -330,13 +332,15 @@ class PinnedBuffer(_Owned):
 
     _what = "pinned buffer"
 
-    def __init__(self, device: CudaDevice, nbytes: int) -> None:
+    def __init__(self, device: CudaDevice, nbytes: int, *, write_combined: bool = False) -> None:
         super().__init__()
         if nbytes <= 0:
             raise CudaError(f"a pinned buffer needs a positive size, got {nbytes} bytes")
         device.make_current()
         self.nbytes = int(nbytes)
-        self.ptr = int(check(cu.cuMemHostAlloc(self.nbytes, 0)))
+        # Write-combined memory is faster to fill and to copy to the GPU, very slow to read back.
+        flags = cu.CU_MEMHOSTALLOC_WRITECOMBINED if write_combined else 0
+        self.ptr = int(check(cu.cuMemHostAlloc(self.nbytes, flags)))
         _STATS.count(pinned=self.nbytes)
         self._memory: Any = (ctypes.c_uint8 * self.nbytes).from_address(self.ptr)
 
@@ -356,6 +360,7 @@ class PinnedBuffer(_Owned):
 
     def _release(self) -> None:
         self._memory = None
+        cu.cuCtxSynchronize()  # a copy may still be reading or writing it
         check(cu.cuMemFreeHost(self.ptr))
 
 

@@ -1,15 +1,19 @@
-"""Host image -> device image through a pinned staging buffer, in bands that overlap copy and DMA.
+"""Host image -> device image through a pinned staging buffer, staged by several threads.
 
 A camera frame arrives in ordinary (pageable) memory. ``HostImageUploader.upload`` copies it into
-page-locked memory band by band and queues each band's host-to-device copy as soon as it is
-staged, so the DMA of one band runs while the CPU stages the next. Both buffers grow to the largest
-frame seen and are then reused: a steady stream of frames allocates nothing. Any row step is
-accepted: rows are packed on the way (the device image's step is its packed row size).
+page-locked memory and queues the host-to-device copy, band by band: the bands are staged in
+parallel by a small thread pool (NumPy releases the GIL while it copies), and each band's DMA is
+queued as soon as it is staged. Given the rows the resize reads (``GpuLetterbox.source_rows``),
+only those rows are staged and sent: shrinking 1080 rows to 360 reads one row in three. Both
+buffers grow to the largest frame seen and are then reused: a steady stream of frames allocates
+nothing. Any row step is accepted: rows are packed on the way.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final
 
 import numpy as np
@@ -28,7 +32,23 @@ from yolo_trt_ros.gpu.runtime import (
 
 __all__ = ["HostImageUploader"]
 
-_MAX_IMAGE_BYTES: Final = 1 << 31  # the kernel indexes rows with 32-bit offsets per row step
+_MAX_IMAGE_BYTES: Final = 1 << 31  # the kernel indexes with 32-bit row offsets
+_DEFAULT_THREADS: Final = min(4, os.cpu_count() or 1)
+
+
+def _stage(
+    pixels: npt.NDArray[np.uint8],
+    rows: npt.NDArray[np.int64] | None,
+    staged: npt.NDArray[np.uint8],
+    start: int,
+    stop: int,
+) -> None:
+    """Copy rows start:stop of the upload (all rows, or the listed ones) into the staging view."""
+    target = staged[start:stop].reshape((stop - start, *pixels.shape[1:]))
+    if rows is None:
+        np.copyto(target, pixels[start:stop])
+    else:
+        np.take(pixels, rows[start:stop], axis=0, out=target)
 
 
 class HostImageUploader:
@@ -36,22 +56,30 @@ class HostImageUploader:
 
     Args:
         device: the GPU.
-        bands: split frames of at least ``min_band_bytes`` per band into up to this many bands
-            (1: one copy, then one DMA).
-        min_band_bytes: smallest band worth its own copy call.
+        threads: threads that stage a frame in parallel (1: the calling thread alone).
+        min_band_bytes: smallest band worth a thread and a copy call of its own.
+        write_combined: stage in write-combined pinned memory (faster to fill and to send on
+            some machines; never read back by the CPU here).
 
     """
 
     def __init__(
-        self, device: CudaDevice, *, bands: int = 4, min_band_bytes: int = 1 << 19
+        self,
+        device: CudaDevice,
+        *,
+        threads: int = _DEFAULT_THREADS,
+        min_band_bytes: int = 1 << 19,
+        write_combined: bool = False,
     ) -> None:
-        if bands < 1 or min_band_bytes < 1:
+        if threads < 1 or min_band_bytes < 1:
             raise InvalidSettingError(
-                f"bands and min_band_bytes must be at least 1, got {bands} and {min_band_bytes}"
+                f"threads and min_band_bytes must be at least 1, got {threads} and {min_band_bytes}"
             )
         self.device = device
-        self.bands = bands
+        self.threads = threads
         self.min_band_bytes = min_band_bytes
+        self.write_combined = write_combined
+        self._pool: ThreadPoolExecutor | None = None
         self._pinned: PinnedBuffer | None = None
         self._device: DeviceBuffer | None = None
         self._staged = Event()
@@ -63,15 +91,21 @@ class HostImageUploader:
             stream.synchronize()  # only when a larger frame arrives: the old buffers may be in use
             self._free()
             capacity = max(nbytes, 1 << 20)
-            self._pinned = PinnedBuffer(self.device, capacity)
+            self._pinned = PinnedBuffer(self.device, capacity, write_combined=self.write_combined)
             self._device = DeviceBuffer(self.device, capacity)
         return self._pinned, self._device
 
-    def upload(self, pixels: npt.NDArray[np.uint8], stream: Stream) -> DeviceImage:
-        """Queue the copy of an (H, W) or (H, W, C) uint8 image; return where it will be on the device.
+    def upload(
+        self,
+        pixels: npt.NDArray[np.uint8],
+        stream: Stream,
+        rows: npt.NDArray[np.int64] | None = None,
+    ) -> DeviceImage:
+        """Queue the copy of an (H, W) or (H, W, C) uint8 image (or of the listed rows of it).
 
-        The caller must call ``consumed()`` once the stream has passed the kernels that read the
-        image (after its frame's synchronisation); an upload before that waits for the last one.
+        Returns where the image will be on the device. The caller must call ``consumed()`` once
+        the stream has passed the kernels that read it (after its frame's synchronisation); an
+        upload before that first waits for the previous copy.
         """
         if pixels.dtype != np.uint8 or pixels.ndim not in (2, 3):
             raise InvalidImageError(
@@ -79,29 +113,40 @@ class HostImageUploader:
             )
         height, width = int(pixels.shape[0]), int(pixels.shape[1])
         channels = 1 if pixels.ndim == 2 else int(pixels.shape[2])
+        if rows is not None and (len(rows) == 0 or rows.min() < 0 or rows.max() >= height):
+            raise InvalidImageError(f"rows to upload must lie within the image's {height} rows")
+        count = height if rows is None else len(rows)
         row_bytes = width * channels
-        nbytes = row_bytes * height
-        if nbytes >= _MAX_IMAGE_BYTES:
+        nbytes = row_bytes * count
+        if row_bytes * height >= _MAX_IMAGE_BYTES:
             raise InvalidImageError(
                 f"a {height}x{width}x{channels} image is too large for the GPU path"
             )
         if self._in_flight:  # the previous frame never completed: its DMA may still read the stage
             self._staged.synchronize()
         pinned, device = self._reserve(nbytes, stream)
-        staged = pinned.array((height, row_bytes), np.uint8)
-        rows = pixels.reshape(height, row_bytes) if pixels.flags.c_contiguous else None
-        bands = max(1, min(self.bands, nbytes // self.min_band_bytes, height))
-        edges = np.linspace(0, height, bands + 1).astype(int)
-        for start, stop in itertools.pairwise(edges):
-            source: Any = rows[start:stop] if rows is not None else pixels[start:stop]
-            np.copyto(staged[start:stop], source.reshape(stop - start, row_bytes))
-            offset = int(start) * row_bytes
-            copy_host_to_device(
-                device.ptr + offset, pinned.ptr + offset, int(stop - start) * row_bytes, stream
-            )
+        staged = pinned.array((count, row_bytes), np.uint8)
+        bands = max(1, min(self.threads, nbytes // self.min_band_bytes, count))
+        edges = np.linspace(0, count, bands + 1).astype(int).tolist()
+        if bands == 1:
+            _stage(pixels, rows, staged, 0, count)
+            copy_host_to_device(device.ptr, pinned.ptr, nbytes, stream)
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="yolo_upload")
+            futures: list[Future[Any]] = [
+                self._pool.submit(_stage, pixels, rows, staged, start, stop)
+                for start, stop in itertools.pairwise(edges)
+            ]
+            for future, (start, stop) in zip(futures, itertools.pairwise(edges), strict=True):
+                future.result()
+                offset = start * row_bytes
+                copy_host_to_device(
+                    device.ptr + offset, pinned.ptr + offset, (stop - start) * row_bytes, stream
+                )
         self._staged.record(stream)
         self._in_flight = True
-        return DeviceImage(device.ptr, height, width, channels, row_bytes)
+        return DeviceImage(device.ptr, count, width, channels, row_bytes, full_height=height)
 
     def consumed(self) -> None:
         """Tell the uploader the last uploaded frame is done with (its stream was synchronised)."""
@@ -119,5 +164,8 @@ class HostImageUploader:
         if self._in_flight and not self._staged.closed:
             self._staged.synchronize()
             self._in_flight = False
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
         self._free()
         self._staged.close()
