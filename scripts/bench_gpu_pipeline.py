@@ -53,7 +53,13 @@ from yolo_trt_ros.gpu.decode import GpuRawDecoder
 from yolo_trt_ros.gpu.kernels import source_digest
 from yolo_trt_ros.gpu.letterbox import GpuLetterbox
 from yolo_trt_ros.gpu.pipeline import GpuDetector
-from yolo_trt_ros.gpu.runtime import DeviceBuffer, Event, copy_device_to_host_now
+from yolo_trt_ros.gpu.runtime import (
+    DeviceBuffer,
+    Event,
+    PinnedBuffer,
+    copy_device_to_host_now,
+    copy_host_to_device,
+)
 from yolo_trt_ros.gpu.upload import HostImageUploader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -66,7 +72,7 @@ GOAL_SIZE: Final = "1920x1080"
 GOAL_PIPELINE_OVER_BARE: Final = 1.3
 GOAL_SPEEDUP_OVER_ULTRALYTICS: Final = 4.0
 GOAL_PREPROCESS_DEVICE_MS: Final = 0.15
-METHODS: Final = ("bare_forward", "pipeline", "ultralytics")
+METHODS: Final = ("bare_forward", "pipeline", "pipeline_new_message", "ultralytics")
 
 Frame = npt.NDArray[np.uint8]
 
@@ -128,9 +134,15 @@ def bench_size(
     def ultralytics() -> Any:
         return yolo.predict(frame, half=True, device="cuda:0", imgsz=640, verbose=False)[0]
 
+    message = [frame.copy()]
+
+    def new_message() -> None:  # untimed: a ROS message arrives in a new buffer, just written
+        message[0] = frame.copy()
+
     runs: dict[str, Callable[[], Any]] = {
         "bare_forward": bare,
         "pipeline": lambda: detector(frame, "bgr8"),
+        "pipeline_new_message": lambda: detector(message[0], "bgr8"),
     }
     if yolo is not None:
         runs["ultralytics"] = ultralytics
@@ -144,10 +156,14 @@ def bench_size(
     for iteration in range(iterations):
         order = names[iteration % len(names) :] + names[: iteration % len(names)]
         for name in order:
+            if name == "pipeline_new_message":
+                new_message()
             wall, result = timed(runs[name])
             samples[name].append(wall)
             if name == "bare_forward":
                 samples["bare_forward_device"].append(result)
+            elif name == "pipeline_new_message":
+                pass
             elif name == "pipeline":
                 times = detector.last_times
                 stages["preprocess"].append(times.preprocess_ms)
@@ -227,10 +243,37 @@ def letterbox_device_times(detector: GpuDetector, frame: Frame, repeats: int) ->
     }
 
 
+def transfer_rates(detector: GpuDetector, frame: Frame, repeats: int) -> dict[str, Any]:
+    """Host copy into pinned memory, host copy between NumPy arrays, and the DMA, each alone."""
+    device, stream = detector.cuda_device, detector.stream
+    pinned = PinnedBuffer(device, frame.nbytes)
+    target = DeviceBuffer(device, frame.nbytes)
+    staged = pinned.array(frame.shape, np.uint8)
+    plain = np.empty_like(frame)
+    plain[:] = frame
+    start, end = Event(timing=True), Event(timing=True)
+    samples: dict[str, list[float]] = {"to_pinned": [], "to_numpy": [], "dma": []}
+    for _ in range(repeats):
+        samples["to_pinned"].append(timed(lambda: np.copyto(staged, frame))[0])
+        samples["to_numpy"].append(timed(lambda: np.copyto(plain, frame))[0])
+        start.record(stream)
+        copy_host_to_device(target.ptr, pinned.ptr, frame.nbytes, stream)
+        end.record(stream)
+        end.synchronize()
+        samples["dma"].append(start.elapsed_ms(end))
+    for owner in (start, end, pinned, target):
+        owner.close()
+    report: dict[str, Any] = {"bytes": int(frame.nbytes)}
+    for name, values in samples.items():
+        stats = summarize(values[3:])
+        report[name] = {"ms": stats, "GB_per_s": round(frame.nbytes / stats["median"] / 1e6, 2)}
+    return report
+
+
 def host_steps(detector: GpuDetector, frame: Frame, repeats: int) -> dict[str, Any]:
     """Where a pipeline call spends its host time: GpuDetector.__call__'s steps, one by one."""
     stream = detector.stream
-    names = ("validate", "bind", "upload", "letterbox", "forward", "decode", "wait", "result")
+    names = ("validate", "bind", "upload", "letterbox", "forward", "decode", "wait", "read", "map")
     samples: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(repeats):
         stamps = [time.perf_counter()]
@@ -254,6 +297,7 @@ def host_steps(detector: GpuDetector, frame: Frame, repeats: int) -> dict[str, A
         detector.uploader.consumed()
         stamps.append(time.perf_counter())
         raw = detector.decoder.result()
+        stamps.append(time.perf_counter())
         Detections(
             geometry.to_source(raw.boxes),
             raw.scores,
@@ -466,6 +510,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         steps = {
             label: host_steps(detector, frame, args.iterations) for label, frame in frames.items()
         }
+        transfers = transfer_rates(detector, frames[GOAL_SIZE], args.iterations)
         errors = letterbox_errors(detector, frames)
         cpu_agreement = {}
         with Detector.from_model(args.model, backend="onnxruntime", device="cpu") as cpu:
@@ -474,6 +519,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         env = environment(detector)
     goal = sizes[GOAL_SIZE]["wall_ms"]
     pipeline, bare = goal["pipeline"]["median"], goal["bare_forward"]["median"]
+    fresh = goal["pipeline_new_message"]["median"]
     summary: dict[str, Any] = {
         "size": GOAL_SIZE,
         "medians_ms": {
@@ -483,6 +529,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "pipeline_over_bare_forward": round(pipeline / bare, 3),
         "goal_pipeline_over_bare_forward": GOAL_PIPELINE_OVER_BARE,
         "goal_pipeline_over_bare_forward_met": bool(pipeline / bare <= GOAL_PIPELINE_OVER_BARE),
+        "pipeline_new_message_over_bare_forward": round(fresh / bare, 3),
         "letterbox_kernel_device_ms_median": preprocess[GOAL_SIZE]["letterbox_kernel_device_ms"][
             "median"
         ],
@@ -517,6 +564,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "letterbox_and_upload": preprocess,
         "nms_gpu_vs_host": nms,
         "pipeline_host_steps_ms": steps,
+        "transfer_rates_1080p": transfers,
         "agreement_cpu_vs_gpu_pipeline": cpu_agreement,
         "letterbox_error_cases": errors["cases"],
     }

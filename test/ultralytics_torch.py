@@ -65,7 +65,9 @@ def export_torchscript(yolo: Any, path: Path, imgsz: int = 640) -> None:
             module.format = "torchscript"
     example = torch.zeros(1, 3, imgsz, imgsz, device="cuda:0")
     with torch.no_grad():
-        traced = torch.jit.trace(model, example, strict=False)
+        for _ in range(2):  # dry runs, as the exporter: the head caches its anchors on the first
+            model(example)
+        traced = torch.jit.trace(model, example, strict=False, check_trace=False)
     metadata = {
         "author": "Ultralytics",
         "stride": int(max(model.stride)),

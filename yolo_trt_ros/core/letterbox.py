@@ -10,6 +10,7 @@ the padding is reduced modulo the stride, so a 1920x1080 frame becomes a 640x384
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -57,16 +58,26 @@ class LetterboxGeometry:
 
     def to_source(self, boxes: Boxes) -> Boxes:
         """Map xyxy boxes from model-input pixels to source pixels, clipped to the image (a new array)."""
+        offset, scale, limit = self._to_source_constants
+        out = np.asarray(boxes, dtype=np.float32).reshape(-1, 4) - offset
+        out /= scale
+        clipped: Boxes = np.clip(out, np.float32(0), limit)
+        return clipped
+
+    @cached_property
+    def _to_source_constants(self) -> tuple[Boxes, Boxes, Boxes]:
+        """Per-column offset, scale and upper clip of ``to_source``, as float32 rows.
+
+        Whole-row float32 arithmetic against these gives the same operations and rounding as
+        working column by column, without fancy indexing (``to_source`` runs once per frame).
+        """
         scale_x, scale_y = self.scale_xy
-        out = np.array(boxes, dtype=np.float32, copy=True).reshape(-1, 4)
-        out[:, [0, 2]] -= self.left
-        out[:, [1, 3]] -= self.top
-        out[:, [0, 2]] /= np.float32(scale_x)
-        out[:, [1, 3]] /= np.float32(scale_y)
         height, width = self.source_hw
-        out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, width)
-        out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, height)
-        return out
+        return (
+            np.array([self.left, self.top, self.left, self.top], np.float32),
+            np.array([scale_x, scale_y, scale_x, scale_y], np.float32),
+            np.array([width, height, width, height], np.float32),
+        )
 
     def to_input(self, boxes: Boxes) -> Boxes:
         """Map xyxy boxes from source pixels to model-input pixels (a new array; no clipping)."""

@@ -33,7 +33,7 @@ from yolo_trt_ros.gpu.runtime import (
 __all__ = ["HostImageUploader"]
 
 _MAX_IMAGE_BYTES: Final = 1 << 31  # the kernel indexes with 32-bit row offsets
-_DEFAULT_THREADS: Final = min(4, os.cpu_count() or 1)
+_DEFAULT_THREADS: Final = min(2, os.cpu_count() or 1)
 
 
 def _stage(
@@ -48,7 +48,8 @@ def _stage(
     if rows is None:
         np.copyto(target, pixels[start:stop])
     else:
-        np.take(pixels, rows[start:stop], axis=0, out=target)
+        # mode="clip": "raise" would gather into a temporary first (rows are checked by upload)
+        np.take(pixels, rows[start:stop], axis=0, out=target, mode="clip")
 
 
 class HostImageUploader:
