@@ -14,7 +14,9 @@ c) ``ultralytics``: ``YOLO(model).predict(frame, half=True, device=0, imgsz=640)
    ``yolo11n.yaml`` with the ONNX file's weights loaded by layer name (BatchNorm set to identity
    around the folded biases): the same network and weights, run by Ultralytics' PyTorch path.
 
-The three are interleaved within each iteration (rotating which goes first) after warm-up runs.
+a) and b) are interleaved within each iteration (rotating which goes first) after warm-up runs,
+then c) runs alone: Ultralytics' CPU work (PyTorch's spinning CPU threads) slows whatever runs
+right after it. ``all_four_interleaved_wall_ms`` also reports all of them interleaved.
 Besides the medians, the report holds the pipeline's stages from CUDA events, the letterbox kernel's
 device time, the upload with 1 and 4 bands, GPU vs host NMS, the letterbox's error against the CPU
 preprocessor over every sample image and pixel format, and agreement of the three detectors'
@@ -114,14 +116,39 @@ def timed(function: Callable[[], Any]) -> tuple[float, Any]:
     return (time.perf_counter() - start) * 1e3, result
 
 
+def interleave(
+    runs: dict[str, Callable[[], Any]],
+    iterations: int,
+    warmup: int,
+    after: Callable[[str, Any], None] | None = None,
+) -> dict[str, list[float]]:
+    """Time each run once per iteration, rotating which goes first; return wall ms per run."""
+    for _ in range(warmup):
+        for run in runs.values():
+            run()
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    names = list(runs)
+    for iteration in range(iterations):
+        for name in names[iteration % len(names) :] + names[: iteration % len(names)]:
+            wall, result = timed(runs[name])
+            samples[name].append(wall)
+            if after is not None:
+                after(name, result)
+    return samples
+
+
 def bench_size(
     detector: GpuDetector, yolo: Any, frame: Frame, iterations: int, warmup: int
 ) -> dict[str, Any]:
-    """Time bare forward, pipeline and Ultralytics interleaved on one frame size."""
+    """Time bare forward and pipeline interleaved, Ultralytics alone, then all four interleaved."""
     backend, stream = detector.backend, detector.stream
     geometry = detector.preprocessor.geometry((frame.shape[0], frame.shape[1]))
     shape = (1, 3, *geometry.input_hw)
     start, end = Event(timing=True), Event(timing=True)
+    device_ms: list[float] = []
+    stages: dict[str, list[float]] = {"preprocess": [], "inference": [], "postprocess": []}
+    ultra_speed: dict[str, list[float]] = {"preprocess": [], "inference": [], "postprocess": []}
+    message = [frame.copy()]
 
     def bare() -> float:
         backend.bind(shape)  # the pipeline's input already holds this frame's tensor
@@ -131,62 +158,56 @@ def bench_size(
         end.synchronize()
         return start.elapsed_ms(end)
 
+    def new_message() -> Detections:
+        detections = detector(message[0], "bgr8")
+        message[0] = (
+            frame.copy()
+        )  # untimed by design: the next message is a new, just-written buffer
+        return detections
+
     def ultralytics() -> Any:
         return yolo.predict(frame, half=True, device="cuda:0", imgsz=640, verbose=False)[0]
 
-    message = [frame.copy()]
+    def record(name: str, result: Any) -> None:
+        if name == "bare_forward":
+            device_ms.append(result)
+        elif name == "pipeline":
+            times = detector.last_times
+            stages["preprocess"].append(times.preprocess_ms)
+            stages["inference"].append(times.inference_ms)
+            stages["postprocess"].append(times.postprocess_ms)
+        elif name == "ultralytics":
+            for key, values in ultra_speed.items():
+                values.append(float(result.speed[key]))
 
-    def new_message() -> None:  # untimed: a ROS message arrives in a new buffer, just written
-        message[0] = frame.copy()
-
-    runs: dict[str, Callable[[], Any]] = {
+    ours: dict[str, Callable[[], Any]] = {
         "bare_forward": bare,
         "pipeline": lambda: detector(frame, "bgr8"),
-        "pipeline_new_message": lambda: detector(message[0], "bgr8"),
+        "pipeline_new_message": new_message,
     }
-    if yolo is not None:
-        runs["ultralytics"] = ultralytics
-    for _ in range(warmup):
-        for run in runs.values():
-            run()
-    samples: dict[str, list[float]] = {name: [] for name in (*runs, "bare_forward_device")}
-    stages: dict[str, list[float]] = {"preprocess": [], "inference": [], "postprocess": []}
-    ultra_speed: dict[str, list[float]] = {"preprocess": [], "inference": [], "postprocess": []}
-    names = list(runs)
-    for iteration in range(iterations):
-        order = names[iteration % len(names) :] + names[: iteration % len(names)]
-        for name in order:
-            if name == "pipeline_new_message":
-                new_message()
-            wall, result = timed(runs[name])
-            samples[name].append(wall)
-            if name == "bare_forward":
-                samples["bare_forward_device"].append(result)
-            elif name == "pipeline_new_message":
-                pass
-            elif name == "pipeline":
-                times = detector.last_times
-                stages["preprocess"].append(times.preprocess_ms)
-                stages["inference"].append(times.inference_ms)
-                stages["postprocess"].append(times.postprocess_ms)
-            else:
-                for key, values in ultra_speed.items():
-                    values.append(float(result.speed[key]))
-    start.close()
-    end.close()
-    ours = detector(frame, "bgr8")
+    samples = interleave(ours, iterations, warmup, record)
+    samples["bare_forward_device"] = device_ms
     report: dict[str, Any] = {
         "frame_hw": [int(frame.shape[0]), int(frame.shape[1])],
         "model_input_shape": list(shape),
+    }
+    if yolo is not None:
+        samples |= interleave({"ultralytics": ultralytics}, iterations, warmup, record)
+        mixed = interleave({**ours, "ultralytics": ultralytics}, iterations // 2, 2)
+        report["all_four_interleaved_wall_ms"] = {n: summarize(v) for n, v in mixed.items()}
+        report["ultralytics_own_speed_ms"] = {k: summarize(v) for k, v in ultra_speed.items()}
+    start.close()
+    end.close()
+    detections = detector(frame, "bgr8")
+    report |= {
         "wall_ms": {name: summarize(values) for name, values in samples.items()},
         "pipeline_stages_ms": {name: summarize(values) for name, values in stages.items()},
-        "detections": len(ours),
+        "detections": len(detections),
         "samples_ms": {name: [round(v, 4) for v in values] for name, values in samples.items()},
     }
     if yolo is not None:
-        report["ultralytics_own_speed_ms"] = {k: summarize(v) for k, v in ultra_speed.items()}
         theirs = ultralytics_detections(ultralytics(), detector.names)
-        report["agreement_ultralytics_vs_pipeline"] = agreement(theirs, ours)
+        report["agreement_ultralytics_vs_pipeline"] = agreement(theirs, detections)
     return report
 
 
@@ -208,7 +229,7 @@ def letterbox_device_times(detector: GpuDetector, frame: Frame, repeats: int) ->
         end.synchronize()
         kernel.append(start.elapsed_ms(end))
     uploads: dict[str, Any] = {}
-    for threads in (1, 2, 4, 8):
+    for threads in (1, 2, 4):
         for read_only in (False, True):
             for write_combined in (False, True):
                 uploader = HostImageUploader(

@@ -176,10 +176,11 @@ class _OnnxSource:
 class _TorchScriptSource:
     """A TorchScript export; Ultralytics stores its metadata as JSON in the extra file config.txt."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, device: torch.device) -> None:
         extra = {"config.txt": ""}
         try:
-            self.module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+            # Straight to the GPU: constants baked into a trace (anchors, ...) move only this way.
+            self.module = torch.jit.load(str(path), map_location=device, _extra_files=extra)
         except Exception as error:
             raise ModelLoadError(
                 f"cannot load TorchScript model {path}: {str(error).splitlines()[0]}"
@@ -280,7 +281,7 @@ class TorchBackend(DeviceBackend):
         if suffix == ".onnx":
             source = _OnnxSource(model_path)
         elif suffix == ".torchscript":
-            source = _TorchScriptSource(model_path)
+            source = _TorchScriptSource(model_path, torch.device("cuda", index))
         else:
             raise BackendNotAvailableError(
                 f"the torch backend loads .onnx and .torchscript files, not {model_path.name}"
