@@ -15,11 +15,12 @@ c) ``ultralytics``: ``YOLO(model).predict(frame, half=True, device=0, imgsz=640)
    around the folded biases): the same network and weights, run by Ultralytics' PyTorch path.
 
 a) and b) are interleaved within each iteration (rotating which goes first) after warm-up runs,
-then c) runs alone: Ultralytics' CPU work (PyTorch's spinning CPU threads) slows whatever runs
-right after it. ``all_four_interleaved_wall_ms`` also reports all of them interleaved.
+then c) runs alone, because Ultralytics' CPU-heavy call slows whatever runs right after it;
+``all_four_interleaved_wall_ms`` reports all of them interleaved too. ``pipeline_new_message``
+feeds a fresh copy of the frame each call (made untimed), as a ROS message arrives in a new buffer.
 Besides the medians, the report holds the pipeline's stages from CUDA events, the letterbox kernel's
-device time, the upload with 1 and 4 bands, GPU vs host NMS, the letterbox's error against the CPU
-preprocessor over every sample image and pixel format, and agreement of the three detectors'
+device time, the upload in several variants, the host copy and DMA rates, the pipeline's host
+steps, GPU vs host NMS, the letterbox's error against the CPU preprocessor over every sample image and pixel format, and agreement of the three detectors'
 boxes. Goals (issue 6, 1080p): pipeline <= 1.3 x bare forward, >= 4 x faster than Ultralytics,
 letterbox kernel <= 0.15 ms of device time. JSON to stdout and --out-dir/bench_gpu.json, plots
 bench_gpu_bars.png and bench_gpu_cdf.png beside it.
@@ -159,17 +160,15 @@ def bench_size(
         return start.elapsed_ms(end)
 
     def new_message() -> Detections:
-        detections = detector(message[0], "bgr8")
-        message[0] = (
-            frame.copy()
-        )  # untimed by design: the next message is a new, just-written buffer
-        return detections
+        return detector(message[0], "bgr8")
 
     def ultralytics() -> Any:
         return yolo.predict(frame, half=True, device="cuda:0", imgsz=640, verbose=False)[0]
 
-    def record(name: str, result: Any) -> None:
-        if name == "bare_forward":
+    def record(name: str, result: Any) -> None:  # runs after the timed call, untimed
+        if name == "pipeline_new_message":
+            message[0] = frame.copy()  # the next ROS message: a new buffer, just written
+        elif name == "bare_forward":
             device_ms.append(result)
         elif name == "pipeline":
             times = detector.last_times
