@@ -80,9 +80,11 @@ class EngineCache:
             )
         self.directory = (directory or default_cache_dir()).expanduser()
         self.policy = policy
-        self._make_private_directory()
+        if self.directory.exists():  # otherwise made (private) on the first write
+            self.ensure_directory()
 
-    def _make_private_directory(self) -> None:
+    def ensure_directory(self) -> None:
+        """Create the cache directory, private to the user; refuse one others can write to."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         info = self.directory.stat()
         if info.st_uid != os.getuid():
@@ -170,6 +172,7 @@ class EngineCache:
         """Write an engine and then its sidecar (a reader never sees a sidecar without its engine)."""
         key = cache_key(spec, fingerprint)
         path = self.engine_path(key)
+        self.ensure_directory()
         _write_atomically(path, engine)
         sidecar = {
             "format": SIDECAR_FORMAT,
@@ -202,6 +205,7 @@ class EngineCache:
         seconds, that another process holds the build lock.
         """
         key = cache_key(spec, fingerprint)
+        self.ensure_directory()
         lock = FileLock(str(self.directory / f"{key}.lock"))
         waited = 0.0
         while True:
@@ -230,5 +234,6 @@ class EngineCache:
     def write_timing_cache(self, fingerprint: DeviceFingerprint, data: bytes) -> None:
         """Save the timing cache atomically, under its own lock."""
         path = self.timing_cache_path(fingerprint)
+        self.ensure_directory()
         with FileLock(str(path) + ".lock"):
             _write_atomically(path, data)

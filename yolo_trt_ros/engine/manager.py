@@ -165,6 +165,7 @@ class EngineManager:
         """Return the ONNX that carries the precision, and the calibration hash (INT8 only)."""
         if precision == "fp32":
             return onnx, ""
+        self.cache.ensure_directory()
         self.prepared_dir.mkdir(parents=True, exist_ok=True)
         digest = file_sha256(onnx)[:16]
         if precision == "fp16":
