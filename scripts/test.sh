@@ -19,7 +19,8 @@ ruff check .
 ruff format --check .
 
 echo "==> mypy"
-mypy
+# TensorRT's type stubs live outside sys.path (scripts/setup.sh puts them there)
+MYPYPATH="${YOLO_TRT_ROS_VENV:-$repo/.venv}/typings" mypy
 
 echo "==> pytest"
 status=0

@@ -59,6 +59,13 @@ class BackendEntry:
 # In order of preference for backend "auto".
 BACKENDS: tuple[BackendEntry, ...] = (
     BackendEntry(
+        name="tensorrt",
+        implementation="yolo_trt_ros.backends.tensorrt_backend:TensorRTBackend",
+        suffixes=(".engine", ".plan"),
+        requires="tensorrt",
+        install_hint="TensorRT comes with JetPack on Jetson, and from NVIDIA for x86 GPUs",
+    ),
+    BackendEntry(
         name="torch",
         implementation="yolo_trt_ros.backends.torch_backend:TorchBackend",
         suffixes=(".onnx", ".torchscript"),

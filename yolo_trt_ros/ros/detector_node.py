@@ -50,6 +50,8 @@ from vision_msgs.msg import Detection2DArray, LabelInfo
 from yolo_trt_ros.core.annotate import draw_detections
 from yolo_trt_ros.core.preprocess import to_bgr8
 from yolo_trt_ros.detector import Detector
+from yolo_trt_ros.engine.cache import EngineCache
+from yolo_trt_ros.engine.manager import EngineManager, ExportRequest, PreparedModel
 from yolo_trt_ros.errors import InvalidImageError, InvalidSettingError, YoloTrtRosError
 from yolo_trt_ros.models import bundled_model_path
 from yolo_trt_ros.msg import EngineInfo, InferenceTiming
@@ -247,16 +249,49 @@ class DetectorNode(LifecycleNode):
         values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
         return DetectorConfig.from_values(values)
 
+    def _prepare_model(self, config: DetectorConfig) -> PreparedModel:
+        """Find or build the engine (or precision-prepared ONNX) through the engine manager."""
+        model = Path(config.model).expanduser() if config.model else bundled_model_path()
+        if config.backend not in ("auto", "tensorrt", "onnxruntime"):
+            return PreparedModel(
+                model, config.backend, config.precision, None
+            )  # e.g. torch: as given
+        cache = EngineCache(
+            Path(config.engine_cache_dir) if config.engine_cache_dir else None,
+            config.engine_cache_policy,
+        )
+        request = ExportRequest(
+            model=model,
+            precision=config.precision,
+            device=config.device,
+            image_size=(config.image_size, config.image_size) if config.image_size else None,
+            calibration_dir=Path(config.calibration_dir) if config.calibration_dir else None,
+            backend=config.backend,
+        )
+
+        def progress(stage: str, percent: float, message: str) -> None:
+            self.get_logger().info(f"configuring [{stage} {percent:.0f}%]: {message}")
+
+        prepared = EngineManager(cache, progress=progress).prepare(request)
+        if prepared.note:
+            self.get_logger().info(f"configuring: {prepared.note}")
+        return prepared
+
     def _configure(self) -> None:
         config = self._read_config()
-        model = Path(config.model).expanduser() if config.model else bundled_model_path()
         self.get_logger().info(
-            f"configuring: loading {model} (backend {config.backend}, device {config.device})"
+            f"configuring: model {config.model or 'bundled YOLO11n'} (backend {config.backend}, device {config.device})"
         )
         loaded = time.monotonic()
+        prepared = self._prepare_model(config)
+        backend = (
+            "auto"
+            if prepared.backend == "onnxruntime" and config.backend == "auto"
+            else prepared.backend
+        )
         detector = Detector.from_model(
-            model,
-            backend=config.backend,
+            prepared.path,
+            backend=backend,
             device=config.device,
             conf=config.confidence_threshold,
             iou=config.iou_threshold,
@@ -267,15 +302,9 @@ class DetectorNode(LifecycleNode):
         self._detector = detector
         self._config = config
         detector.update_settings(classes=resolve_classes(config.classes, detector.names))
-        precision = "fp16" if detector.backend.input_specs[0].dtype.itemsize == 2 else "fp32"
-        if config.precision not in ("auto", precision):
-            self.get_logger().warn(
-                f"precision {config.precision} needs a TensorRT engine built for it; "
-                f"{detector.backend.name} runs this model as it is ({precision})"
-            )
         self.get_logger().info(
             f"loaded in {time.monotonic() - loaded:.2f} s: {detector.backend.version} on {detector.backend.device}, "
-            f"input {detector.input_size[0]}x{detector.input_size[1]}, {len(detector.names)} classes"
+            f"{prepared.precision}, input {detector.input_size[0]}x{detector.input_size[1]}, {len(detector.names)} classes"
         )
         if config.warmup_runs:
             warm = time.monotonic()
@@ -284,7 +313,7 @@ class DetectorNode(LifecycleNode):
                 f"warm-up: {config.warmup_runs} run(s) in {time.monotonic() - warm:.2f} s"
             )
         self._create_outputs(config)
-        self._publish_model_facts(model, detector, precision)
+        self._publish_model_facts(prepared, detector)
 
     def _create_outputs(self, config: DetectorConfig) -> None:
         names = list(config.camera_names) or camera_names_for(config.image_topics)
@@ -304,7 +333,8 @@ class DetectorNode(LifecycleNode):
                 else None,
             )
 
-    def _publish_model_facts(self, model: Path, detector: Detector, precision: str) -> None:
+    def _publish_model_facts(self, prepared: PreparedModel, detector: Detector) -> None:
+        model, precision = prepared.path, prepared.precision
         header = Header(stamp=self.get_clock().now().to_msg())
         names = [detector.names.get(i, str(i)) for i in range(max(detector.names, default=-1) + 1)]
         info = messages.engine_info(
@@ -316,6 +346,10 @@ class DetectorNode(LifecycleNode):
             device=detector.backend.device,
             input_shape=[1, 3, *detector.input_size],
             class_names=names,
+            engine_path=prepared.engine_path,
+            cache_key=prepared.cache_key,
+            build_seconds=prepared.build_seconds,
+            from_cache=prepared.from_cache,
         )
         engine_publisher = self.create_publisher(EngineInfo, "~/engine_info", _LATCHED)
         label_publisher = self.create_publisher(LabelInfo, "~/label_info", _LATCHED)
@@ -329,7 +363,8 @@ class DetectorNode(LifecycleNode):
             "precision": precision,
             "input size": f"{detector.input_size[0]}x{detector.input_size[1]}",
             "output layout": detector.layout,
-            "engine": "none (the backend runs the model file)",
+            "engine": prepared.engine_path or "none (the backend runs the model file)",
+            "engine cache key": prepared.cache_key or "none",
             "GPU memory": "n/a (CPU backend)" if detector.backend.device == "cpu" else "unknown",
         }
 

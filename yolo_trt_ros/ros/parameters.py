@@ -104,6 +104,17 @@ PARAMETERS: Final[tuple[ParameterSpec, ...]] = (
         "Where TensorRT engines are cached. Empty: ~/.cache/yolo_trt_ros/engines.",
     ),
     ParameterSpec(
+        "engine_cache_policy",
+        "rebuild",
+        "A cached engine that does not match this device, TensorRT or its hash is rebuilt, or refused (strict).",
+        ("rebuild", "strict"),
+    ),
+    ParameterSpec(
+        "calibration_dir",
+        "",
+        "Folder of typical camera frames for INT8 calibration (precision int8 only).",
+    ),
+    ParameterSpec(
         "image_topics",
         ["image"],
         "Camera image topics; one node serves several cameras. Relative names resolve in the node's namespace.",
@@ -227,6 +238,8 @@ class DetectorConfig:
     agnostic_nms: bool = False
     class_id_style: str = "name"
     engine_cache_dir: str = ""
+    engine_cache_policy: str = "rebuild"
+    calibration_dir: str = ""
     image_topics: tuple[str, ...] = ("image",)
     camera_names: tuple[str, ...] = ()
     input_types: tuple[str, ...] = ("raw",)

@@ -1,0 +1,63 @@
+"""A stand-in for TensorRT's builder, because TensorRT cannot be installed on these machines.
+
+It replaces exactly one thing, the ``EngineBuilder`` adapter (yolo_trt_ros/engine/tensorrt_build.py):
+its "engine" is deterministic bytes derived from the ONNX file and the spec, and every build is
+appended to a log file so tests can count builds across processes. Everything around it (specs,
+keys, cache, sidecars, locks, precision files) is the real code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from yolo_trt_ros.engine.spec import DeviceFingerprint, EngineSpec
+from yolo_trt_ros.engine.tensorrt_build import ProgressCallback
+
+FINGERPRINT = DeviceFingerprint("NVIDIA Stand-in GPU", "8.7", "10.13.0.35", "12.6", "36.4.3")
+
+
+class StandInBuilder:
+    """Builds fake engines; logs each build to ``log`` and can be slow on purpose."""
+
+    def __init__(
+        self,
+        log: Path | None = None,
+        seconds: float = 0.0,
+        version: str = FINGERPRINT.tensorrt_version,
+    ) -> None:
+        self.log, self.seconds, self._version = log, seconds, version
+
+    def version(self) -> str:
+        return self._version
+
+    def build(
+        self,
+        onnx_path: Path,
+        spec: EngineSpec,
+        timing_cache: bytes | None,
+        progress: ProgressCallback,
+    ) -> tuple[bytes, bytes | None]:
+        progress("build", 50.0, "stand-in build")
+        time.sleep(self.seconds)
+        if self.log is not None:
+            with self.log.open("a") as out:
+                out.write(f"{spec.precision} {onnx_path.name}\n")
+        digest = hashlib.sha256(
+            onnx_path.read_bytes() + json.dumps(asdict(spec), sort_keys=True).encode()
+        )
+        return b"STAND-IN-ENGINE" + digest.digest() * 64, (timing_cache or b"") + b"+timing"
+
+
+def fingerprint(device_index: int, tensorrt_version: str) -> DeviceFingerprint:
+    """The stand-in device's fingerprint (the real one reads the GPU through cuda-python)."""
+    return DeviceFingerprint(
+        FINGERPRINT.gpu_name,
+        FINGERPRINT.compute_capability,
+        tensorrt_version,
+        FINGERPRINT.cuda_version,
+        FINGERPRINT.l4t_release,
+    )

@@ -1,0 +1,100 @@
+"""The engine manager: export, precision, build and cache, with TensorRT replaced by the stand-in
+builder of test/engine_stand_in.py (the only part that cannot exist here), and without it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from engine_stand_in import StandInBuilder, fingerprint
+
+from yolo_trt_ros.engine.cache import EngineCache
+from yolo_trt_ros.engine.export import ExportUnavailableError
+from yolo_trt_ros.engine.manager import EngineManager, ExportRequest
+from yolo_trt_ros.errors import BackendNotAvailableError, InvalidSettingError, ModelNotFoundError
+from yolo_trt_ros.models import bundled_model_path
+
+
+def _manager(
+    tmp_path: Path, log: Path | None = None, progress: list[tuple[str, float, str]] | None = None
+) -> EngineManager:
+    events = progress if progress is not None else []
+    return EngineManager(
+        EngineCache(tmp_path / "cache"),
+        builder_factory=lambda: StandInBuilder(log),
+        fingerprint=fingerprint,
+        progress=lambda stage, percent, message: events.append((stage, percent, message)),
+    )
+
+
+def test_build_once_then_from_cache_with_progress(tmp_path: Path) -> None:
+    log = tmp_path / "builds.log"
+    progress: list[tuple[str, float, str]] = []
+    manager = _manager(tmp_path, log, progress)
+    first = manager.prepare(ExportRequest(bundled_model_path(), precision="fp16"))
+    assert first.backend == "tensorrt" and first.precision == "fp16" and not first.from_cache
+    assert first.path.suffix == ".engine" and first.path.parent == manager.cache.directory
+    assert first.onnx_path is not None and first.onnx_path.name.endswith("-fp16.onnx")
+    stages = [stage for stage, _, _ in progress]
+    assert stages.index("precision") < stages.index("build") < stages.index("save")
+    assert all(0.0 <= percent <= 100.0 for _, percent, _ in progress)
+    again = manager.prepare(ExportRequest(bundled_model_path(), precision="fp16"))
+    assert again.from_cache and again.path == first.path and again.cache_key == first.cache_key
+    assert log.read_text().splitlines() == [f"fp16 {first.onnx_path.name}"], "built exactly once"
+    sidecar = json.loads(manager.cache.sidecar_path(first.cache_key).read_text())
+    assert "names" in sidecar["metadata"], "class names travel with the engine"
+    assert manager.cache.read_timing_cache(fingerprint(0, "10.13.0.35")) == b"+timing"
+
+
+def test_auto_precision_and_output_dir(tmp_path: Path) -> None:
+    manager = _manager(tmp_path)
+    out = tmp_path / "deploy"
+    prepared = manager.prepare(ExportRequest(bundled_model_path(), output_dir=out, device="dla:1"))
+    assert prepared.precision == "fp16", "auto means FP16 when TensorRT is there"
+    assert prepared.path.parent == out and prepared.path.is_file()
+    assert (out / f"{prepared.cache_key}.json").is_file() and "-dla1-" in prepared.cache_key
+
+
+def test_without_tensorrt_the_prepared_onnx_runs_on_onnxruntime(tmp_path: Path) -> None:
+    manager = EngineManager(
+        EngineCache(tmp_path / "cache")
+    )  # the real builder: TensorRT is absent here
+    plain = manager.prepare(ExportRequest(bundled_model_path()))
+    assert (plain.backend, plain.precision, plain.path) == (
+        "onnxruntime",
+        "fp32",
+        bundled_model_path(),
+    )
+    assert "TensorRT is not available" in plain.note
+    with pytest.raises(BackendNotAvailableError, match="TensorRT is not installed"):
+        manager.prepare(ExportRequest(bundled_model_path(), backend="tensorrt"))
+    quiet = manager.prepare(ExportRequest(bundled_model_path(), backend="onnxruntime"))
+    assert quiet.backend == "onnxruntime" and quiet.note == ""
+
+
+def test_models_that_cannot_be_prepared(tmp_path: Path) -> None:
+    manager = _manager(tmp_path)
+    pt = tmp_path / "yolo11s.pt"
+    pt.write_bytes(b"not unpickled: Ultralytics is not installed, so this file is never opened")
+    with pytest.raises(ExportUnavailableError, match="needs Ultralytics"):
+        manager.prepare(ExportRequest(pt))
+    with pytest.raises(ModelNotFoundError):
+        manager.prepare(ExportRequest(tmp_path / "missing.onnx"))
+    weights = tmp_path / "model.tflite"
+    weights.write_bytes(b"x")
+    with pytest.raises(InvalidSettingError, match=r"\.onnx, \.pt or \.engine"):
+        manager.prepare(ExportRequest(weights))
+    with pytest.raises(InvalidSettingError, match="calibration"):
+        manager.prepare(ExportRequest(bundled_model_path(), precision="int8"))
+
+
+def test_an_explicit_engine_path_is_used_as_given(tmp_path: Path) -> None:
+    engine = tmp_path / "mine.engine"
+    engine.write_bytes(b"user's engine")
+    prepared = _manager(tmp_path).prepare(ExportRequest(engine))
+    assert (prepared.backend, prepared.path, prepared.engine_path) == (
+        "tensorrt",
+        engine,
+        str(engine),
+    )

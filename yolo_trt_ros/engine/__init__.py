@@ -1,0 +1,1 @@
+"""Engines: specification and cache key, the cache, precision preparation, TensorRT builds, export."""

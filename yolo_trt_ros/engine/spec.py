@@ -1,0 +1,141 @@
+"""What an engine is built from, what it is built for, and the cache key that ties the two.
+
+An engine is only valid for the exact model bytes, build settings and device software it was made
+with: a new GPU, TensorRT, CUDA or JetPack release silently needs a rebuild. ``cache_key`` hashes
+all of it, so a stale engine can never be looked up by accident.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Final
+
+from yolo_trt_ros.errors import InvalidSettingError
+
+__all__ = ["PRECISIONS", "DeviceFingerprint", "EngineSpec", "cache_key", "file_sha256"]
+
+PRECISIONS: Final = ("fp32", "fp16", "int8")
+_DEVICE = re.compile(r"^(cuda|dla):(\d+)$")
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    """Return the hex sha256 of a file, read in chunks (engines can be hundreds of MB)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Everything that shapes an engine build; invalid combinations raise InvalidSettingError.
+
+    ``model_sha256`` identifies the model bytes, so a re-exported model with the same file name
+    gets a new engine. ``calibration_sha256`` does the same for the INT8 calibration images.
+    """
+
+    model: str
+    model_sha256: str
+    image_size: tuple[int, int] = (640, 640)
+    batch: int = 1
+    dynamic: bool = False
+    precision: str = "fp16"
+    device: str = "cuda:0"
+    gpu_fallback: bool = True
+    workspace_mib: int = 0
+    optimization_level: int = -1
+    nms: str = "outside"
+    calibration_sha256: str = ""
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise InvalidSettingError(
+                f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}"
+            )
+        match = _DEVICE.match(self.device)
+        if match is None:
+            raise InvalidSettingError(f"engine device must be cuda:N or dla:N, not {self.device!r}")
+        if match.group(1) == "dla" and self.precision == "fp32":
+            raise InvalidSettingError(
+                "DLA runs FP16 or INT8 only: use precision fp16 or int8 with a dla device"
+            )
+        height, width = self.image_size
+        if height <= 0 or width <= 0 or height % 32 or width % 32:
+            raise InvalidSettingError(
+                f"image size {self.image_size} must be positive multiples of 32"
+            )
+        if not 1 <= self.batch <= 64:
+            raise InvalidSettingError(f"batch must be within 1..64, not {self.batch}")
+        if self.workspace_mib < 0:
+            raise InvalidSettingError(
+                f"workspace_mib must be 0 (TensorRT's default) or positive, not {self.workspace_mib}"
+            )
+        if not -1 <= self.optimization_level <= 5:
+            raise InvalidSettingError(
+                f"optimization_level must be -1 (default) or 0..5, not {self.optimization_level}"
+            )
+        if self.nms not in ("outside", "inside"):
+            raise InvalidSettingError(f"nms must be 'outside' or 'inside', not {self.nms!r}")
+        if self.precision == "int8" and not self.calibration_sha256:
+            raise InvalidSettingError(
+                "int8 needs calibration images: set calibration_dir to a folder of typical frames"
+            )
+        if len(self.model_sha256) != 64:
+            raise InvalidSettingError("model_sha256 must be a full sha256 hex digest")
+
+    @property
+    def is_dla(self) -> bool:
+        """Whether the engine targets a Jetson DLA core."""
+        return self.device.startswith("dla:")
+
+    @property
+    def device_index(self) -> int:
+        """The GPU or DLA core number."""
+        return int(self.device.split(":")[1])
+
+    def with_model(self, model: Path, sha256: str) -> EngineSpec:
+        """Return the same spec for another model file (e.g. the FP16 ONNX made from this one)."""
+        return replace(self, model=str(model), model_sha256=sha256)
+
+
+@dataclass(frozen=True)
+class DeviceFingerprint:
+    """The device software an engine is tied to. Empty strings mean unknown (e.g. not a Jetson)."""
+
+    gpu_name: str
+    compute_capability: str
+    tensorrt_version: str
+    cuda_version: str
+    l4t_release: str = ""
+
+    def mismatches(self, other: DeviceFingerprint) -> list[str]:
+        """Name each field that differs from ``other``, with both values."""
+        mine, theirs = asdict(self), asdict(other)
+        return [
+            f"{key}: engine has {theirs[key]!r}, this device {mine[key]!r}"
+            for key in mine
+            if mine[key] != theirs[key]
+        ]
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def cache_key(spec: EngineSpec, fingerprint: DeviceFingerprint) -> str:
+    """Return a readable, collision-safe name for the engine: model-precision-size-batch-device-hash.
+
+    The model's path does not enter the hash (moving a file must not force a rebuild); its
+    bytes do, through ``model_sha256``.
+    """
+    hashed = asdict(spec) | {"model": None} | {"fingerprint": asdict(fingerprint)}
+    digest = hashlib.sha256(_canonical(hashed).encode()).hexdigest()[:16]
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(spec.model).stem)[:40] or "model"
+    height, width = spec.image_size
+    device = spec.device.replace(":", "")
+    return f"{stem}-{spec.precision}-{height}x{width}-b{spec.batch}{'d' if spec.dynamic else ''}-{device}-{digest}"
