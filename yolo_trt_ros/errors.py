@@ -2,10 +2,12 @@
 
 __all__ = [
     "BackendNotAvailableError",
+    "BagError",
     "InvalidImageError",
     "InvalidSettingError",
     "ModelLoadError",
     "ModelNotFoundError",
+    "ReportError",
     "UnsupportedModelError",
     "YoloTrtRosError",
 ]
@@ -37,3 +39,11 @@ class InvalidSettingError(YoloTrtRosError, ValueError):
 
 class InvalidImageError(YoloTrtRosError, ValueError):
     """An input image has a shape, type or pixel format the detector cannot use."""
+
+
+class BagError(YoloTrtRosError):
+    """A bag cannot be replayed: missing, unreadable, truncated, or without the wanted image topic."""
+
+
+class ReportError(YoloTrtRosError):
+    """A replay report file is missing, unreadable or not a report this package wrote."""
