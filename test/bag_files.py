@@ -130,3 +130,11 @@ def truncate(file: Path, keep: float = 0.6) -> None:
     """Cut a file short, like a recording killed mid-write."""
     data = file.read_bytes()
     file.write_bytes(data[: int(len(data) * keep)])
+
+
+def damage_middle(file: Path, length: int = 20_000) -> None:
+    """Overwrite bytes in the middle of a file, leaving its start and its index intact."""
+    data = bytearray(file.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + length] = b"\x5a" * length
+    file.write_bytes(bytes(data))

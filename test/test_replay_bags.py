@@ -18,6 +18,7 @@ from bag_files import (
     FORMATS,
     IMAGE_TOPIC,
     TEXT_TOPIC,
+    damage_middle,
     storage_file,
     truncate,
     write_bag,
@@ -112,6 +113,19 @@ def test_a_truncated_bag_is_refused_with_a_repair_hint(tmp_path: Path, fmt: str)
     bag = ImageBag(written.path)
     with pytest.raises(BagError, match=r"damaged or truncated; .*(reindex|recover)"):
         bag.open()
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_damage_in_the_middle_stops_the_frames_with_a_clear_error(tmp_path: Path, fmt: str) -> None:
+    """Index intact, data damaged: the frames before the damage come out, then a BagError."""
+    written = write_bag(tmp_path, fmt, count=30)
+    damage_middle(storage_file(written))
+    read = []
+    with ImageBag(written.path) as bag, pytest.raises(BagError, match="damaged or truncated"):
+        for frame in bag.frames(bag.image_topics()):
+            read.append(frame.stamp_ns)
+    assert 0 < len(read) < 30
+    assert read == written.stamps_ns[: len(read)]
 
 
 def test_paths_that_are_not_bags(tmp_path: Path) -> None:

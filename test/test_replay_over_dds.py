@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from bag_files import IMAGE_TOPIC, damage_middle, storage_file, write_bag
 from conftest import REPO_ROOT, RosHarness
 from node_harness import Collector, DetectorProcess
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -253,6 +254,38 @@ def test_the_probe_alone_measures_frames_from_another_player(
     assert report["run"]["tool"] == "latency_probe"
     assert [f["stamp_ns"] for f in report["frames"]] == [_stamp(m) for m in messages]
     _check_against_detector(report, timings.messages, detections.messages)
+
+
+def test_a_bag_damaged_mid_way_ends_the_replay_with_a_report_of_what_was_sent(
+    ros: RosHarness, tmp_path: Path, detector: DetectorProcess
+) -> None:
+    written = write_bag(tmp_path, "ros1", count=30)
+    damage_middle(storage_file(written))
+    replay = _tool(
+        "replay",
+        str(written.path),
+        "--detector",
+        NODE,
+        "--remap",
+        f"{IMAGE_TOPIC}:={RAW_TOPIC}",
+        "--rate",
+        "4",
+        "--out",
+        str(tmp_path / "report"),
+        "--no-plots",
+        "--quiet",
+    )
+    ros.spin_until(lambda: replay.poll() is not None, 60, "the replay of a damaged bag")
+    stdout, stderr = replay.communicate()
+    assert replay.returncode == 1, f"{stdout}\n{stderr}"
+    assert "ABORTED: cannot read ROS 1 bag" in stdout
+    report = load_report(tmp_path / "report")
+    assert "damaged or truncated" in report["run"]["aborted"]
+    frames = report["frames"]
+    assert 0 < len(frames) < 30
+    assert [f["stamp_ns"] for f in frames] == written.stamps_ns[: len(frames)]
+    assert {f["status"] for f in frames} <= {"detected", "dropped", "missing"}
+    assert frames[-1]["status"] == "detected", "the newest frame sent is always answered"
 
 
 def test_a_topic_the_detector_does_not_watch_is_refused(

@@ -16,11 +16,13 @@ from __future__ import annotations
 import functools
 import sqlite3
 import struct
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+import apsw  # rosbags reads sqlite3 storage through it
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.interfaces import Connection
 from rosbags.rosbag1 import ReaderError as Ros1ReaderError
@@ -46,6 +48,7 @@ _READ_ERRORS = (
     Ros1ReaderError,
     Ros2ReaderError,
     SerdeError,
+    apsw.Error,
     sqlite3.Error,
     struct.error,
     EOFError,
@@ -142,10 +145,10 @@ class ImageBag:
     ) -> None:
         self.close()
 
-    def _damaged(self, error: BaseException) -> str:
+    def _damaged(self, error: BaseException | str) -> str:
         hint = _REPAIR_HINTS[self.format]
         return (
-            f"cannot read {self.format} {self.path}: {error or type(error).__name__}. "
+            f"cannot read {self.format} {self.path}: {str(error).rstrip('.') or type(error).__name__}. "
             f"The file is damaged or truncated; {hint}"
         )
 
@@ -210,12 +213,20 @@ class ImageBag:
         reader = self.reader
         names = {topic.name for topic in topics}
         connections = [c for c in reader.connections if c.topic in names]
+        read: Counter[str] = Counter()
         try:
             for connection, bag_time_ns, raw in reader.messages(connections=connections):
                 cdr = self._as_ros2_cdr(connection, raw)
                 yield BagFrame(connection.topic, bag_time_ns, header_stamp_ns(cdr), cdr)
+                read[connection.topic] += 1
         except _READ_ERRORS as error:
             raise BagError(self._damaged(error)) from None
+        # A damaged MCAP chunk can end the stream early without an error: compare with the index.
+        short = [
+            f"{read[t.name]} of the {t.count} on {t.name}" for t in topics if read[t.name] < t.count
+        ]
+        if short:
+            raise BagError(self._damaged(f"read only {', '.join(short)} messages it indexes"))
 
     def _as_ros2_cdr(self, connection: Connection, raw: bytes) -> bytes:
         typestore = self.reader.typestore
