@@ -92,8 +92,19 @@ def _messages(
             yield stamp_ns, message, "sensor_msgs/msg/Image"
 
 
-def write_bag(folder: Path, fmt: str, count: int = 4, *, compressed: bool = False) -> Written:
-    """Write a bag of ``count`` frames plus a text topic in format ``fmt`` (a FORMATS key)."""
+def write_bag(
+    folder: Path,
+    fmt: str,
+    count: int = 4,
+    *,
+    compressed: bool = False,
+    second_camera: str | None = None,
+) -> Written:
+    """Write a bag of ``count`` frames plus a text topic in format ``fmt`` (a FORMATS key).
+
+    ``second_camera`` adds a topic of that name with the same frames as PNG CompressedImage, each
+    with the same stamp as on the first (like a stereo pair).
+    """
     plugin, name = FORMATS[fmt]
     path = folder / name
     frames = make_frames(count)
@@ -108,10 +119,19 @@ def write_bag(folder: Path, fmt: str, count: int = 4, *, compressed: bool = Fals
     with writer:
         text = writer.add_connection(TEXT_TOPIC, "std_msgs/msg/String", typestore=store)
         images = None
+        second = _messages(store_name, frames, compressed=True) if second_camera else None
+        second_connection = None
         for stamp_ns, message, message_type in _messages(store_name, frames, compressed):
             if images is None:
                 images = writer.add_connection(IMAGE_TOPIC, message_type, typestore=store)
             writer.write(images, stamp_ns, serialize(message, message_type))
+            if second is not None and second_camera is not None:
+                _, png, png_type = next(second)
+                if second_connection is None:
+                    second_connection = writer.add_connection(
+                        second_camera, png_type, typestore=store
+                    )
+                writer.write(second_connection, stamp_ns, serialize(png, png_type))
             hello = store.types["std_msgs/msg/String"](data=f"frame {len(stamps)}")
             writer.write(text, stamp_ns + 1, serialize(hello, "std_msgs/msg/String"))
             stamps.append(stamp_ns)

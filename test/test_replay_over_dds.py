@@ -177,19 +177,28 @@ def test_replay_at_the_recorded_rate_accounts_for_every_frame(
     print(output)
 
 
-def test_closed_loop_with_fresh_stamps_and_loops_answers_every_frame(
+def test_closed_loop_two_cameras_fresh_stamps_and_loops_answer_every_frame(
     ros: RosHarness, tmp_path: Path, detector: DetectorProcess
 ) -> None:
-    bag = _make_bag(tmp_path / "jpeg", "--frames", "5", "--compressed", "--format", "sqlite3")
-    timings = _collect(ros, InferenceTiming, f"/{NODE}/jpeg/timing")
-    detections = _collect(ros, Detection2DArray, f"/{NODE}/jpeg/detections")
+    """A raw and a compressed camera with equal stamps (a stereo pair), sqlite3, looped twice."""
+    written = write_bag(tmp_path, "sqlite3", count=3, second_camera="/cam/compressed")
+    outputs = [
+        _collect(ros, message_type, f"/{NODE}/{camera}/{kind}")
+        for camera in ("raw", "jpeg")
+        for message_type, kind in ((InferenceTiming, "timing"), (Detection2DArray, "detections"))
+    ]
     replay = _tool(
         "replay",
-        str(bag),
+        str(written.path),
         "--detector",
         NODE,
+        "--topics",
+        IMAGE_TOPIC,
+        "/cam/compressed",
         "--remap",
-        f"/camera/image_raw:={JPEG_TOPIC}",
+        f"{IMAGE_TOPIC}:={RAW_TOPIC}",
+        "--remap",
+        f"/cam/compressed:={JPEG_TOPIC}",
         "--closed-loop",
         "--fresh-stamps",
         "--loops",
@@ -201,13 +210,22 @@ def test_closed_loop_with_fresh_stamps_and_loops_answers_every_frame(
     _finish(ros, replay, "the closed-loop replay")
     report = load_report(tmp_path / "report")
     frames = report["frames"]
-    assert [f["loop"] for f in frames] == [0] * 5 + [1] * 5
+    assert [(f["loop"], f["topic"]) for f in frames] == [
+        (loop, topic) for loop in (0, 1) for _ in range(3) for topic in (RAW_TOPIC, JPEG_TOPIC)
+    ]
     # closed loop: the next frame waits for the answer, so the detector never has to drop one
-    assert [f["status"] for f in frames] == ["detected"] * 10
+    assert [f["status"] for f in frames] == ["detected"] * 12
     stamps = [f["stamp_ns"] for f in frames]
-    assert len(set(stamps)) == 10 and stamps == sorted(stamps), "a fresh stamp per frame sent"
+    assert len(set(stamps)) == 12 and stamps == sorted(stamps), "a fresh stamp per frame sent"
     assert abs(stamps[0] / 1e9 - time.time()) < 120
-    _check_against_detector(report, timings.messages, detections.messages)
+    per_topic = report["summary"]["per_topic"]
+    assert {topic: counts["detected"] for topic, counts in per_topic.items()} == {
+        RAW_TOPIC: 6,
+        JPEG_TOPIC: 6,
+    }
+    timings = outputs[0].messages + outputs[2].messages
+    detections = outputs[1].messages + outputs[3].messages
+    _check_against_detector(report, timings, detections)
 
 
 def test_the_probe_alone_measures_frames_from_another_player(
