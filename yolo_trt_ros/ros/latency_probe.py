@@ -14,173 +14,49 @@ Ctrl-C, and then writes the same report as `replay`.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
-import platform
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rcl_interfaces.srv import GetParameters
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.parameter import parameter_value_to_python
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from rclpy.subscription import Subscription
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
-from yolo_trt_ros.errors import YoloTrtRosError
 from yolo_trt_ros.msg import EngineInfo, InferenceTiming
 from yolo_trt_ros.replay.cdr import header_stamp_ns
 from yolo_trt_ros.replay.ledger import FrameLedger, StageTimes
 from yolo_trt_ros.replay.report import build_report, render_text, write_report
+from yolo_trt_ros.ros.detector_discovery import (
+    COUNTER_KEYS,
+    DetectorNotFoundError,
+    Stream,
+    absolute_node_name,
+    counters_from,
+    find_detector_streams,
+)
+from yolo_trt_ros.ros.measurement import (
+    Spinner,
+    add_measurement_arguments,
+    counter_delta,
+    run_info,
+    split_ros_args,
+)
 
-__all__ = [
-    "DetectorNotFoundError",
-    "LatencyProbe",
-    "Spinner",
-    "Stream",
-    "TopicNotWatchedError",
-    "add_measurement_arguments",
-    "counter_delta",
-    "counters_from",
-    "find_detector_streams",
-    "main",
-    "run_info",
-    "split_ros_args",
-    "wait_for",
-]
+__all__ = ["LatencyProbe", "main"]
 
 _OUTPUT_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 _LATCHED = QoSProfile(
     depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
 )
-_COUNTER_KEYS = {
-    "frames received": "received",
-    "frames published": "published",
-    "frames dropped": "dropped",
-    "bad frames": "bad_frames",
-}
-
-
-class DetectorNotFoundError(YoloTrtRosError):
-    """The detector node does not answer, or does not watch the topics to be measured."""
-
-
-class TopicNotWatchedError(DetectorNotFoundError):
-    """The detector answers, but does not watch a topic to be measured."""
-
-
-@dataclass(frozen=True)
-class Stream:
-    """One camera of the detector: its image topic, where its outputs go, its name and input type."""
-
-    image_topic: str
-    outputs: str  # prefix of <outputs>/detections and <outputs>/timing
-    camera: str  # the detector's diagnostics status is "<detector>: <camera>"
-    input_type: str  # raw or compressed
-
-
-def _absolute_node(name: str) -> str:
-    return name if name.startswith("/") else f"/{name}"
-
-
-def _resolve(topic: str, node: str) -> str:
-    """Resolve a topic name the way the detector node does (relative names: its namespace)."""
-    namespace = node.rsplit("/", 1)[0]
-    if topic.startswith("/"):
-        return topic
-    if topic.startswith("~"):
-        return f"{node}{topic[1:]}"
-    return f"{namespace}/{topic}"
-
-
-def _call(client: Any, request: Any, timeout_s: float) -> Any:
-    """Call a service of a node that an executor spins in another thread; None on timeout."""
-    deadline = time.monotonic() + timeout_s
-    while not client.service_is_ready():
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(0.1)
-    future = client.call_async(request)
-    while not future.done():
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(0.02)
-    return future.result()
-
-
-def find_detector_streams(
-    node: Node, detector: str, timeout_s: float, only: Sequence[str] = ()
-) -> list[Stream]:
-    """Ask a running detector which cameras it watches; keep those on the ``only`` topics.
-
-    Raises DetectorNotFoundError when it does not answer within ``timeout_s`` or watches none of
-    the wanted topics. The node must be spun by an executor in another thread.
-    """
-    from yolo_trt_ros.ros.detector_node import camera_names_for  # noqa: PLC0415 - heavy import
-
-    detector = _absolute_node(detector)
-    client = node.create_client(GetParameters, f"{detector}/get_parameters")
-    try:
-        names = ["image_topics", "camera_names", "input_types"]
-        reply = _call(client, GetParameters.Request(names=names), timeout_s)
-    finally:
-        node.destroy_client(client)
-    if reply is None or len(reply.values) != len(names):
-        raise DetectorNotFoundError(
-            f"no detector node {detector} answered within {timeout_s:.0f} s: start it "
-            "(ros2 run yolo_trt_ros detector ...), or name the right node with --detector"
-        )
-    topics, cameras, types = (parameter_value_to_python(value) for value in reply.values)
-    topics = list(topics or [])
-    cameras = list(cameras or []) or camera_names_for(topics)
-    types = list(types or ["raw"])
-    single = len(topics) == 1
-    streams = [
-        Stream(
-            image_topic=_resolve(topic, detector),
-            outputs=detector if single else f"{detector}/{camera}",
-            camera=camera,
-            input_type=types[index] if len(types) > 1 else types[0],
-        )
-        for index, (topic, camera) in enumerate(zip(topics, cameras, strict=True))
-    ]
-    if not only:
-        return streams
-    by_topic = {stream.image_topic: stream for stream in streams}
-    missing = [topic for topic in only if topic not in by_topic]
-    if missing:
-        raise TopicNotWatchedError(
-            f"the detector {detector} watches {', '.join(by_topic) or 'no topic'}, not "
-            f"{', '.join(missing)}: point the detector at it (parameter image_topics)"
-        )
-    return [by_topic[topic] for topic in only]
-
-
-def counters_from(array: DiagnosticArray, detector: str) -> dict[str, dict[str, int]]:
-    """Return the per-camera frame counters in a detector's diagnostics, by camera name."""
-    found: dict[str, dict[str, int]] = {}
-    prefix = f"{detector}: "
-    for status in array.status:
-        if not status.name.startswith(prefix):
-            continue
-        values = {kv.key: kv.value for kv in status.values}
-        if all(key in values for key in _COUNTER_KEYS):
-            found[status.name[len(prefix) :]] = {
-                name: int(values[key]) for key, name in _COUNTER_KEYS.items()
-            }
-    return found
 
 
 class LatencyProbe(Node):
@@ -201,7 +77,7 @@ class LatencyProbe(Node):
 
     def watch(self, detector: str, streams: Sequence[Stream]) -> None:
         """Subscribe to the detector's outputs, diagnostics and EngineInfo for these streams."""
-        self.detector, self.streams = _absolute_node(detector), list(streams)
+        self.detector, self.streams = absolute_node_name(detector), list(streams)
         for stream in self.streams:
             topic = stream.image_topic
             self._outputs.append(
@@ -332,98 +208,14 @@ class LatencyProbe(Node):
             if fresh:
                 return {
                     key: sum(counts[key] for _, counts in latest.values())
-                    for key in _COUNTER_KEYS.values()
+                    for key in COUNTER_KEYS.values()
                 }
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.05)
 
 
-def counter_delta(
-    before: dict[str, int] | None, after: dict[str, int] | None
-) -> dict[str, int] | None:
-    """Return what the detector counted between two snapshots (None if either is unknown)."""
-    if before is None or after is None:
-        return None
-    return {key: after[key] - before[key] for key in after}
-
-
-def run_info(tool: str, source: str, detector: str, **details: Any) -> dict[str, Any]:
-    """Describe a run for its report: what was measured, how, where and when."""
-    return {
-        "tool": tool,
-        "source": source,
-        "detector": _absolute_node(detector),
-        "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "host": platform.node(),
-        **details,
-    }
-
-
-class Spinner:
-    """An executor spinning some nodes in a background thread (the caller's thread stays free)."""
-
-    def __init__(self, *nodes: Node) -> None:
-        self.executor = SingleThreadedExecutor()
-        for node in nodes:
-            self.executor.add_node(node)
-        self._thread = threading.Thread(target=self._spin, name="ros_spin", daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        with contextlib.suppress(ExternalShutdownException):  # the context was shut down
-            self.executor.spin()
-
-    def stop(self) -> None:
-        """Stop spinning and wait for the thread."""
-        self.executor.shutdown(timeout_sec=2.0)
-        self._thread.join(timeout=5.0)
-
-
-def split_ros_args(argv: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Split a command line into the tool's own arguments and ``--ros-args ...`` for rclpy.
-
-    Only what follows ``--ros-args`` goes to rclpy: its legacy parser would otherwise take a
-    tool argument such as ``--remap /a:=/b`` for a remapping rule of its own.
-    """
-    argv = list(argv)
-    if "--ros-args" in argv:
-        index = argv.index("--ros-args")
-        return argv[:index], argv[index:]
-    return argv, []
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float) -> bool:
-    """Poll ``condition`` until it holds or ``timeout_s`` passes; return whether it held."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 # --- the standalone probe ------------------------------------------------------------------------
-
-
-def add_measurement_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:
-    """Add the options `replay` and `latency_probe` share: detector, report folder, label."""
-    parser.add_argument(
-        "--detector", default="/yolo_detector", help="detector node (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--wait-detector",
-        type=float,
-        default=30.0,
-        help="seconds to wait for the detector (default: 30)",
-    )
-    parser.add_argument(
-        "--out", type=Path, default=Path(default_out), help="report folder (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--label", default="", help="a name for this run, shown in plots and comparisons"
-    )
-    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -39,15 +39,17 @@ from yolo_trt_ros.replay.prefetch import Prefetcher
 from yolo_trt_ros.replay.progress import Progress
 from yolo_trt_ros.replay.report import build_report, render_text, write_report
 from yolo_trt_ros.ros.bag_player import BagPlayer
-from yolo_trt_ros.ros.latency_probe import (
+from yolo_trt_ros.ros.detector_discovery import (
     DetectorNotFoundError,
-    LatencyProbe,
-    Spinner,
     Stream,
     TopicNotWatchedError,
+    find_detector_streams,
+)
+from yolo_trt_ros.ros.latency_probe import LatencyProbe
+from yolo_trt_ros.ros.measurement import (
+    Spinner,
     add_measurement_arguments,
     counter_delta,
-    find_detector_streams,
     run_info,
     split_ros_args,
     wait_for,
