@@ -2,11 +2,13 @@
 
 __all__ = [
     "BackendNotAvailableError",
+    "BagError",
     "CudaError",
     "InvalidImageError",
     "InvalidSettingError",
     "ModelLoadError",
     "ModelNotFoundError",
+    "ReportError",
     "UnsupportedModelError",
     "YoloTrtRosError",
 ]
@@ -42,3 +44,11 @@ class InvalidImageError(YoloTrtRosError, ValueError):
 
 class CudaError(YoloTrtRosError):
     """A CUDA driver or NVRTC call failed, or no usable CUDA device exists."""
+
+
+class BagError(YoloTrtRosError):
+    """A bag cannot be replayed: missing, unreadable, truncated, or without the wanted image topic."""
+
+
+class ReportError(YoloTrtRosError):
+    """A replay report file is missing, unreadable or not a report this package wrote."""

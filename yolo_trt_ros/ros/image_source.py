@@ -27,52 +27,25 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from yolo_trt_ros.errors import InvalidImageError
+from yolo_trt_ros.media import image_files, is_image_file, read_image, video_frames
 from yolo_trt_ros.models import bundled_sample_image_path
 from yolo_trt_ros.ros.image_conversion import array_to_image_msg
 
 __all__ = ["ImageSourceNode", "frames_from", "main"]
-
-_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
-
-
-def _read_image(path: Path) -> npt.NDArray[np.uint8]:
-    image = cv2.imread(str(path))
-    if image is None:
-        raise InvalidImageError(f"cannot read {path} as an image")
-    return np.asarray(image, np.uint8)
-
-
-def _video_frames(path: Path) -> Iterator[npt.NDArray[np.uint8]]:
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise InvalidImageError(f"cannot open {path} as a video")
-    try:
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                return
-            yield np.asarray(frame, np.uint8)
-    finally:
-        capture.release()
 
 
 def frames_from(source: Path | None) -> Iterator[npt.NDArray[np.uint8]]:
     """Yield BGR frames from an image, a folder of images or a video, looping forever."""
     path = source or bundled_sample_image_path()
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
-        if not files:
-            raise InvalidImageError(
-                f"{path} holds no images ({', '.join(sorted(_IMAGE_SUFFIXES))})"
-            )
-        images = [_read_image(p) for p in files]
+        images = [read_image(p) for p in image_files(path)]
         yield from itertools.cycle(images)
-    elif path.suffix.lower() in _IMAGE_SUFFIXES:
-        yield from itertools.repeat(_read_image(path))
+    elif is_image_file(path):
+        yield from itertools.repeat(read_image(path))
     elif path.exists():
         first = True
         while True:
-            frames = _video_frames(path)
+            frames = video_frames(path)
             empty = True
             for frame in frames:
                 empty = first = False

@@ -92,6 +92,15 @@ def _cuda_python() -> str:
     return importlib.metadata.version("cuda-bindings")
 
 
+def _rosbags() -> str:
+    importlib.import_module("rosbags")
+    return f"{importlib.metadata.version('rosbags')} (replay, latency_probe, make_bag)"
+
+
+def _matplotlib() -> str:
+    return f"{importlib.import_module('matplotlib').__version__} (plots in replay reports)"
+
+
 def _default_model() -> str:
     return str(bundled_model_path())
 
@@ -118,6 +127,8 @@ _CHECKS: Sequence[tuple[str, Callable[[], str], bool, str]] = (
     ("onnxruntime", _onnxruntime, False, "pip install onnxruntime (CPU backend)"),
     ("tensorrt", _tensorrt, False, "comes with JetPack, or NVIDIA's TensorRT for x86 GPUs"),
     ("cuda-python", _cuda_python, False, "pip install cuda-python (GPU pre/post-processing)"),
+    ("rosbags", _rosbags, False, "pip install rosbags (bag replay)"),
+    ("matplotlib", _matplotlib, False, "pip install matplotlib (report plots)"),
     ("default model", _default_model, False, ""),
     ("detection", _detection, False, "see the onnxruntime and default model lines above"),
 )
