@@ -3,9 +3,11 @@
 __all__ = [
     "BackendNotAvailableError",
     "InvalidImageError",
+    "InvalidProfileError",
     "InvalidSettingError",
     "ModelLoadError",
     "ModelNotFoundError",
+    "PowerModeError",
     "UnsupportedModelError",
     "YoloTrtRosError",
 ]
@@ -37,3 +39,11 @@ class InvalidSettingError(YoloTrtRosError, ValueError):
 
 class InvalidImageError(YoloTrtRosError, ValueError):
     """An input image has a shape, type or pixel format the detector cannot use."""
+
+
+class InvalidProfileError(InvalidSettingError):
+    """A power-mode profile (config/power_modes/<mode>.yaml) is missing, malformed or inconsistent."""
+
+
+class PowerModeError(YoloTrtRosError):
+    """The Jetson power mode cannot be read or switched (nvpmodel missing, unknown mode, no root)."""
