@@ -1,15 +1,21 @@
 """Shared fixtures: an isolated ROS domain, a rclpy context per test, and the wire-test peer."""
 
+from __future__ import annotations
+
 import os
 import random
 import selectors
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from node_harness import DetectorProcess
 
 TEST_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TEST_DIR.parent
@@ -30,6 +36,30 @@ except ImportError as error:  # pragma: no cover - environment problem, not a te
         "`source install/setup.bash`, then scripts/test.sh.",
         returncode=3,
     )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """Fail loudly when a whole test folder would be skipped because one module skipped at import.
+
+    launch_testing's pytest plugin imports every test module from its collection hook, so a
+    module-level pytest.skip()/importorskip() raised there skips the folder, not the module: every
+    other test would silently not run. Skip such modules with `pytestmark = pytest.mark.skipif(...)`.
+    """
+    report: pytest.CollectReport = yield
+    if report.skipped and isinstance(collector, pytest.Dir | pytest.Package):
+        where = report.longrepr
+        if isinstance(where, tuple):  # (path, line, "Skipped: reason")
+            where = f"{where[0]}:{where[1]}: {where[2]}"
+        report.outcome = "failed"
+        report.longrepr = (
+            f"collecting {collector.nodeid or collector.path} was skipped as a whole by {where}: "
+            "a test module skipped at import while launch_testing's pytest plugin was importing it, "
+            "which hides every test in the folder. Use `pytestmark = pytest.mark.skipif(...)` there."
+        )
+    return report
 
 
 class RosHarness:
@@ -100,3 +130,13 @@ def ros_peer() -> Iterator[Callable[..., subprocess.Popen[str]]]:
         except subprocess.TimeoutExpired:
             peer.kill()
             peer.wait()
+
+
+@pytest.fixture
+def detectors() -> Iterator[list[DetectorProcess]]:
+    """Detector processes a test starts; every one must exit cleanly (code 0) on Ctrl-C."""
+    started: list[DetectorProcess] = []
+    yield started
+    for process in started:
+        code = process.stop()
+        assert code == 0, f"{process.name} exited with {code}:\n{process.log[-3000:]}"

@@ -10,7 +10,8 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+import unittest
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -19,17 +20,23 @@ import numpy as np
 import yaml
 from builtin_interfaces.msg import Time
 from conftest import RosHarness
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from test_install_layout import executables_where_ros2_run_looks
 
 Message = TypeVar("Message")
+
+# How the node publishes EngineInfo and LabelInfo: a late subscriber still gets the last one.
+LATCHED = QoSProfile(
+    depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
+)
 
 TRANSITIONS = {
     "configure": Transition.TRANSITION_CONFIGURE,
@@ -44,7 +51,12 @@ class DetectorProcess:
     """The detector executable with a params file; logs go to a file the tests can show."""
 
     def __init__(
-        self, name: str, tmp_path: Path, base_params: Path | None = None, **parameters: Any
+        self,
+        name: str,
+        tmp_path: Path,
+        base_params: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        **parameters: Any,
     ) -> None:
         self.name = name
         params_file = tmp_path / f"{name}.yaml"
@@ -64,6 +76,7 @@ class DetectorProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             text=True,
+            env=env,
         )
 
     @property
@@ -203,3 +216,34 @@ def spin_for(
 def sensor_qos(reliability: ReliabilityPolicy) -> QoSProfile:
     """Depth-1 QoS with the given reliability, like a camera driver's."""
     return QoSProfile(depth=1, reliability=reliability)
+
+
+def latest_statuses(
+    diagnostics: Collector[DiagnosticArray], node: str
+) -> dict[str, DiagnosticStatus]:
+    """The newest diagnostic status of each part of a node ("detector", "power mode", a camera)."""
+    latest: dict[str, DiagnosticStatus] = {}
+    for array in diagnostics.messages:
+        for status in array.status:
+            if status.name.startswith(f"/{node}: "):
+                latest[status.name.split(": ", 1)[1]] = status
+    return latest
+
+
+def status_value(status: DiagnosticStatus, key: str) -> str:
+    """One key's value in a diagnostic status."""
+    return str(next(kv.value for kv in status.values if kv.key == key))
+
+
+class RosTestCase(unittest.TestCase):
+    """A unittest case (as launch_testing runs them) with a RosHarness for the whole class."""
+
+    ros: RosHarness
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.ros = RosHarness()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.ros.close()

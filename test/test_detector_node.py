@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -18,16 +17,19 @@ from builtin_interfaces.msg import Time
 from conftest import REPO_ROOT, RosHarness
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from node_harness import (
+    LATCHED,
     Collector,
     DetectorProcess,
     LifecycleClient,
     image_message,
     jpeg_message,
+    latest_statuses,
     publish_until,
     sensor_qos,
     spin_for,
+    status_value,
 )
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import ReliabilityPolicy
 from sample_images import build_sample_images
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray, LabelInfo
@@ -36,24 +38,10 @@ from yolo_trt_ros.core.detections import Detections
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.msg import EngineInfo, InferenceTiming
 
-LATCHED = QoSProfile(
-    depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
-)
-
 
 @pytest.fixture(scope="module")
 def bus() -> np.ndarray:
     return build_sample_images()["bus"]
-
-
-@pytest.fixture
-def detectors(tmp_path: Path) -> Iterator[list[DetectorProcess]]:
-    """Start detector processes; every one must exit cleanly (code 0) on Ctrl-C."""
-    started: list[DetectorProcess] = []
-    yield started
-    for process in started:
-        code = process.stop()
-        assert code == 0, f"{process.name} exited with {code}:\n{process.log[-3000:]}"
 
 
 def _assert_same_detections(message: Detection2DArray, expected: Detections) -> None:
@@ -147,19 +135,6 @@ def test_bus_as_raw_and_compressed_image(
     ].threshold == pytest.approx(0.25)
 
 
-def _statuses(diagnostics: Collector[DiagnosticArray], node: str) -> dict[str, DiagnosticStatus]:
-    latest: dict[str, DiagnosticStatus] = {}
-    for array in diagnostics.messages:
-        for status in array.status:
-            if status.name.startswith(f"/{node}: "):
-                latest[status.name.split(": ", 1)[1]] = status
-    return latest
-
-
-def _value(status: DiagnosticStatus, key: str) -> str:
-    return str(next(kv.value for kv in status.values if kv.key == key))
-
-
 def test_lifecycle_through_the_standard_services(
     ros: RosHarness, tmp_path: Path, detectors: list[DetectorProcess]
 ) -> None:
@@ -177,13 +152,13 @@ def test_lifecycle_through_the_standard_services(
     )
     ros.spin_until(
         lambda: (
-            "detector" in _statuses(diagnostics, node)
-            and _statuses(diagnostics, node)["detector"].level == DiagnosticStatus.ERROR
+            "detector" in latest_statuses(diagnostics, node)
+            and latest_statuses(diagnostics, node)["detector"].level == DiagnosticStatus.ERROR
         ),
         timeout=10,
         what="an ERROR diagnostic",
     )
-    status = _statuses(diagnostics, node)["detector"]
+    status = latest_statuses(diagnostics, node)["detector"]
     assert str(missing) in status.message and "configure failed" in status.message
     assert f"configure failed: model file {missing} does not exist" in process.log
 
@@ -261,8 +236,8 @@ def test_two_cameras_reliable_and_best_effort(
 
     # auto QoS follows the publishers: reliable for the reliable driver, best effort for the other
     def qos_notes() -> dict[str, str]:
-        statuses = _statuses(diagnostics, node)
-        return {name: _value(statuses[name], "QoS") for name in outputs if name in statuses}
+        statuses = latest_statuses(diagnostics, node)
+        return {name: status_value(statuses[name], "QoS") for name in outputs if name in statuses}
 
     publish_until(
         ros,
@@ -321,14 +296,14 @@ def test_a_flood_of_frames_keeps_latency_bounded_and_counts_drops(
     assert max(last_third) < 2.0, "latency must not grow with a backlog: the newest frame wins"
 
     def dropped() -> int:
-        statuses = _statuses(diagnostics, node)
-        return int(_value(statuses["flood"], "frames dropped")) if "flood" in statuses else 0
+        statuses = latest_statuses(diagnostics, node)
+        return int(status_value(statuses["flood"], "frames dropped")) if "flood" in statuses else 0
 
     ros.spin_until(lambda: dropped() > 0, 5, "drops reported in diagnostics")
-    status = _statuses(diagnostics, node)["flood"]
+    status = latest_statuses(diagnostics, node)["flood"]
     received, published = (
-        int(_value(status, "frames received")),
-        int(_value(status, "frames published")),
+        int(status_value(status, "frames received")),
+        int(status_value(status, "frames published")),
     )
     assert (
         received >= published + dropped() - 1
@@ -425,8 +400,8 @@ def test_bad_input_never_crashes_the_node(
     )
 
     def bad_count(camera: str) -> int:
-        statuses = _statuses(diagnostics, node)
-        return int(_value(statuses[camera], "bad frames")) if camera in statuses else 0
+        statuses = latest_statuses(diagnostics, node)
+        return int(status_value(statuses[camera], "bad frames")) if camera in statuses else 0
 
     cases: list[tuple[str, str, Image | CompressedImage]] = [
         ("raw", k, m) for k, m in _bad_raw_images(bus).items()
@@ -437,9 +412,9 @@ def test_bad_input_never_crashes_the_node(
         publishers[camera].publish(message)
         counted = functools.partial(lambda c, b: bad_count(c) > b, camera, before)
         ros.spin_until(counted, 10, f"the node to count a bad frame ({what})")
-        status = _statuses(diagnostics, node)[camera]
+        status = latest_statuses(diagnostics, node)[camera]
         assert status.level == DiagnosticStatus.WARN, f"{what}: {status.message}"
-        assert PROBLEM_KEYWORDS[what] in _value(status, "last problem"), what
+        assert PROBLEM_KEYWORDS[what] in status_value(status, "last problem"), what
         assert lifecycle.state() == "active", f"the node stopped answering after {what}"
 
     for messages in out.values():

@@ -89,6 +89,24 @@ def test_share_holds_package_xml_launch_config_and_interfaces() -> None:
         assert (share / f"{interface}.json").is_file(), interface  # type description
 
 
+def _files_under(folder: Path) -> set[Path]:
+    return {
+        path.relative_to(folder)
+        for path in folder.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def test_every_launch_and_config_file_is_installed_subfolders_included() -> None:
+    share = Path(get_package_share_directory(PACKAGE))
+    for folder in ("launch", "config"):
+        missing = _files_under(REPO_ROOT / folder) - _files_under(share / folder)
+        assert not missing, f"not installed into share/{PACKAGE}/{folder}: {sorted(missing)}"
+    profiles = sorted((share / "config" / "power_modes").glob("*.yaml"))
+    assert len(profiles) >= 7 and (share / "launch" / "detect_15w.launch.py").is_file()
+    assert (share / "config" / "examples" / "two_cameras.yaml").is_file()
+
+
 @pytest.mark.parametrize("source", ["package.xml", "compat/vision_msgs/package.xml"])
 def test_package_xml_is_valid_format_3(source: str) -> None:
     package = parse_package(REPO_ROOT / source)  # raises on an invalid manifest

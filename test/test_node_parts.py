@@ -49,6 +49,9 @@ def test_every_parameter_is_documented_and_the_defaults_are_valid() -> None:
         ({"camera_names": ["front-left"]}, "not valid"),
         ({"classes": [1.5]}, "class names or indices"),
         ({"qos_depth": 0}, "outside"),
+        ({"max_rate_hz": -1.0}, "outside"),
+        ({"expected_power_modes": ["15 W"]}, "not nvpmodel mode names"),
+        ({"expected_power_modes": [15]}, "list of strings"),
     ],
 )
 def test_bad_configurations_name_the_parameter(changes: dict[str, Any], message: str) -> None:

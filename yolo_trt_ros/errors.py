@@ -5,10 +5,12 @@ __all__ = [
     "BagError",
     "CudaError",
     "InvalidImageError",
+    "InvalidProfileError",
     "InvalidSettingError",
     "ModelLoadError",
     "ModelNotFoundError",
     "ReportError",
+    "PowerModeError",
     "UnsupportedModelError",
     "YoloTrtRosError",
 ]
@@ -52,3 +54,11 @@ class BagError(YoloTrtRosError):
 
 class ReportError(YoloTrtRosError):
     """A replay report file is missing, unreadable or not a report this package wrote."""
+
+
+class InvalidProfileError(InvalidSettingError):
+    """A power-mode profile (config/power_modes/<mode>.yaml) is missing, malformed or inconsistent."""
+
+
+class PowerModeError(YoloTrtRosError):
+    """The Jetson power mode cannot be read or switched (nvpmodel missing, unknown mode, no root)."""

@@ -1,14 +1,16 @@
 """The lifecycle detector node: camera images in, vision_msgs detections and diagnostics out.
 
-configure  loads the model (or engine), warms it up, creates the output publishers and publishes
-           EngineInfo and LabelInfo (transient local); a failure logs one line, reports an ERROR
-           diagnostic and leaves the node unconfigured and alive.
+configure  reads the Jetson power mode (and switches it if asked), loads the model (or engine),
+           warms it up, creates the output publishers and publishes EngineInfo and LabelInfo
+           (transient local); a failure logs one line, reports an ERROR diagnostic and leaves the
+           node unconfigured and alive.
 activate   subscribes to the cameras and starts the inference thread.
 deactivate stops both; cleanup releases the model and publishers; shutdown works from any state.
 
 Frames never queue behind the model: each camera has one slot holding its newest frame (older ones
 are counted as dropped), and a dedicated thread runs the model, so the executor keeps answering
-lifecycle and parameter services while inference runs.
+lifecycle and parameter services while inference runs. With max_rate_hz set, frames beyond the cap
+are skipped as they arrive (yolo_trt_ros.stream.rate_cap).
 
     ros2 run yolo_trt_ros detector --ros-args -p image_topics:="['/camera/image_raw']" -p autostart:=true
     python -m yolo_trt_ros.ros.detector_node --ros-args --params-file config/detector.yaml
@@ -53,6 +55,7 @@ from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.engine.cache import EngineCache
 from yolo_trt_ros.engine.manager import EngineManager, ExportRequest, PreparedModel
 from yolo_trt_ros.errors import InvalidImageError, InvalidSettingError, YoloTrtRosError
+from yolo_trt_ros.jetson import Nvpmodel, PowerModeCheck, check_power_mode
 from yolo_trt_ros.models import bundled_model_path
 from yolo_trt_ros.msg import EngineInfo, InferenceTiming
 from yolo_trt_ros.ros import diagnostics, messages
@@ -71,7 +74,7 @@ from yolo_trt_ros.ros.parameters import (
     resolve_classes,
 )
 from yolo_trt_ros.ros.qos import choose_reliability, image_qos
-from yolo_trt_ros.stream import NewestFrameMailbox, StreamStats
+from yolo_trt_ros.stream import NewestFrameMailbox, RateCap, StreamStats
 
 __all__ = ["DetectorNode", "camera_names_for", "main"]
 
@@ -122,6 +125,7 @@ class _Camera:
     detections: LifecyclePublisher
     timing: LifecyclePublisher
     annotated: LifecyclePublisher | None
+    rate_cap: RateCap
     stats: StreamStats = field(default_factory=StreamStats)
     subscription: Subscription | None = None
     reliability: ReliabilityPolicy | None = None
@@ -150,6 +154,8 @@ class DetectorNode(LifecycleNode):
         self._qos_timer: Timer | None = None
         self._facts: dict[str, object] = {}
         self._last_error = ""
+        self._nvpmodel = Nvpmodel()
+        self._power_check: PowerModeCheck | None = None
         self._autostart_timer: Timer | None = None
         if self.get_parameter("autostart").value:
             self._autostart_timer = self.create_timer(0.0, self._autostart)
@@ -279,6 +285,7 @@ class DetectorNode(LifecycleNode):
 
     def _configure(self) -> None:
         config = self._read_config()
+        self._check_power_mode(config)
         self.get_logger().info(
             f"configuring: model {config.model or 'bundled YOLO11n'} (backend {config.backend}, device {config.device})"
         )
@@ -315,6 +322,19 @@ class DetectorNode(LifecycleNode):
         self._create_outputs(config)
         self._publish_model_facts(prepared, detector)
 
+    def _check_power_mode(self, config: DetectorConfig) -> None:
+        """Read (and if asked, switch) the Jetson power mode; a problem is a warning, never fatal."""
+        check = check_power_mode(
+            self._nvpmodel, config.expected_power_modes, switch=config.set_power_mode
+        )
+        self._power_check = check
+        if check.level == "WARN":
+            self.get_logger().warn(f"power mode: {check.summary}")
+        elif check.mode_name or config.expected_power_modes:
+            self.get_logger().info(f"power mode: {check.summary}")
+        else:
+            self.get_logger().debug(f"power mode: {check.summary}")
+
     def _create_outputs(self, config: DetectorConfig) -> None:
         names = list(config.camera_names) or camera_names_for(config.image_topics)
         single = len(names) == 1
@@ -331,6 +351,7 @@ class DetectorNode(LifecycleNode):
                 annotated=self.create_lifecycle_publisher(Image, f"{prefix}/annotated", 1)
                 if config.publish_annotated
                 else None,
+                rate_cap=RateCap(config.max_rate_hz),
             )
 
     def _publish_model_facts(self, prepared: PreparedModel, detector: Detector) -> None:
@@ -350,6 +371,7 @@ class DetectorNode(LifecycleNode):
             cache_key=prepared.cache_key,
             build_seconds=prepared.build_seconds,
             from_cache=prepared.from_cache,
+            power_mode=self._power_check.mode_name if self._power_check else "",
         )
         engine_publisher = self.create_publisher(EngineInfo, "~/engine_info", _LATCHED)
         label_publisher = self.create_publisher(LabelInfo, "~/label_info", _LATCHED)
@@ -417,6 +439,9 @@ class DetectorNode(LifecycleNode):
 
     def _on_image(self, camera: _Camera, msg: Image | CompressedImage) -> None:
         camera.stats.received()
+        if not camera.rate_cap.admit(time.monotonic()):
+            camera.stats.skipped()
+            return
         frame = _Frame(msg, self.get_clock().now().nanoseconds, time.monotonic())
         if self._mailbox.put(camera.name, frame):
             camera.stats.dropped()
@@ -551,11 +576,16 @@ class DetectorNode(LifecycleNode):
         state = self.lifecycle_state
         node_name = self.get_fully_qualified_name()
         statuses = [diagnostics.detector_status(node_name, state, self._facts, self._last_error)]
+        if self._power_check is not None:
+            statuses.append(diagnostics.power_mode_status(node_name, self._power_check))
         for camera in list(self._cameras.values()):
             details = {
                 "camera": camera.name,
                 "input type": camera.input_type,
                 "QoS": camera.qos_note or "not subscribed",
+                "rate cap (Hz)": f"{camera.rate_cap.rate_hz:g}"
+                if camera.rate_cap.rate_hz
+                else "none",
             }
             statuses.append(
                 diagnostics.camera_status(

@@ -6,8 +6,9 @@ analyzer can group them by prefix. Levels:
 * ERROR: the detector could not be configured, or frames are failing in processing.
 * WARN: the node is active but a camera sends nothing, sends frames that cannot be used, or sends
   faster than the model so that most frames are dropped (lower the camera rate or use a faster
-  backend).
-* OK: everything else, including a detector that is simply not active.
+  backend); or the Jetson runs another power mode than the launch profile expects.
+* OK: everything else, including a detector that is simply not active, frames skipped on purpose
+  by the frame-rate cap, and a machine that is not a Jetson.
 """
 
 from __future__ import annotations
@@ -16,9 +17,16 @@ from collections.abc import Mapping
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
+from yolo_trt_ros.jetson import PowerModeCheck
 from yolo_trt_ros.stream.stats import StatsSnapshot
 
-__all__ = ["NO_INPUT_WARN_S", "camera_level", "camera_status", "detector_status"]
+__all__ = [
+    "NO_INPUT_WARN_S",
+    "camera_level",
+    "camera_status",
+    "detector_status",
+    "power_mode_status",
+]
 
 NO_INPUT_WARN_S = 5.0
 OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
@@ -73,6 +81,7 @@ def camera_status(  # noqa: PLR0917 - one status needs all of these
         "frames received": stats.received,
         "frames published": stats.published,
         "frames dropped": stats.dropped,
+        "frames skipped (rate cap)": stats.skipped,
         "bad frames": stats.bad_frames,
         "processing errors": stats.errors,
         "last problem": stats.last_problem or "none",
@@ -101,4 +110,15 @@ def detector_status(
         message=message,
         hardware_id=node_name,
         values=_values(values),
+    )
+
+
+def power_mode_status(node_name: str, check: PowerModeCheck) -> DiagnosticStatus:
+    """Build the status of the Jetson power mode (OK and "not a Jetson" elsewhere)."""
+    return DiagnosticStatus(
+        level=WARN if check.level == "WARN" else OK,
+        name=f"{node_name}: power mode",
+        message=check.summary,
+        hardware_id=node_name,
+        values=_values({"power mode": check.mode_name or "none", **check.details}),
     )

@@ -27,7 +27,7 @@ from std_msgs.msg import Header
 from yolo_trt_ros.action import ExportEngine
 from yolo_trt_ros.engine.cache import POLICIES, EngineCache
 from yolo_trt_ros.engine.manager import EngineManager, ExportRequest, PreparedModel
-from yolo_trt_ros.errors import YoloTrtRosError
+from yolo_trt_ros.errors import InvalidSettingError, YoloTrtRosError
 from yolo_trt_ros.models import bundled_model_path
 from yolo_trt_ros.msg import EngineInfo
 from yolo_trt_ros.ros import messages
@@ -44,7 +44,7 @@ _PARAMETERS: dict[str, tuple[Any, str]] = {
         "auto | fp32 | fp16 | int8 (auto: fp16 with TensorRT, the model's own without).",
     ),
     "device": ("auto", "auto | cuda:N | dla:N (DLA falls back to the GPU for unsupported layers)."),
-    "image_size": (0, "Square input size in pixels, multiple of 32. 0: 640."),
+    "image_size": (0, "Input size: 640 (square) or [height, width], multiples of 32. 0: 640."),
     "batch": (1, "Largest batch the engine accepts."),
     "dynamic": (False, "Dynamic input shapes (1x32x32 up to batch x image_size)."),
     "calibration_dir": ("", "Folder of typical frames for INT8 calibration (required for int8)."),
@@ -62,13 +62,21 @@ _PARAMETERS: dict[str, tuple[Any, str]] = {
 }
 
 
+def _image_size(value: Any) -> tuple[int, int] | None:
+    """Turn the image_size parameter (an int, or a [height, width] list) into (height, width)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, value) if value else None
+    if isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return int(value[0]), int(value[1])
+    raise InvalidSettingError(f"parameter image_size: {value!r} is not 640 or [height, width]")
+
+
 def _request_from(values: dict[str, Any]) -> ExportRequest:
-    size = int(values["image_size"])
     return ExportRequest(
         model=Path(values["model"]) if values["model"] else bundled_model_path(),
         precision=str(values["precision"]),
         device=str(values["device"]),
-        image_size=(size, size) if size else None,
+        image_size=_image_size(values["image_size"]),
         batch=max(int(values["batch"]), 1),
         dynamic=bool(values["dynamic"]),
         calibration_dir=Path(values["calibration_dir"]) if values["calibration_dir"] else None,
@@ -106,7 +114,8 @@ class ExportNode(Node):
         from rcl_interfaces.msg import ParameterDescriptor  # noqa: PLC0415
 
         for name, (default, description) in _PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+            descriptor = ParameterDescriptor(description=description, dynamic_typing=name == "image_size")
+            self.declare_parameter(name, default, descriptor)
         self._lock = threading.Lock()  # one export at a time: builds need the whole GPU
         self._action: ActionServer | None = None
 

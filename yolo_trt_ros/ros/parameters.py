@@ -162,6 +162,23 @@ PARAMETERS: Final[tuple[ParameterSpec, ...]] = (
         "Refuse images larger than this many pixels (protects against corrupt size fields).",
         int_range=(1, 1 << 31),
     ),
+    ParameterSpec(
+        "max_rate_hz",
+        0.0,
+        "Most frames processed per second per camera; frames arriving sooner are skipped (counted in diagnostics). 0: no cap.",
+        float_range=(0.0, 1000.0),
+    ),
+    ParameterSpec(
+        "expected_power_modes",
+        None,
+        "Jetson nvpmodel mode names the launch profile was made for (['15W']); on configure the node warns if the board runs another. Unset: not checked.",
+        dynamic_typing=True,
+    ),
+    ParameterSpec(
+        "set_power_mode",
+        False,
+        "On configure, switch the Jetson to the first of expected_power_modes with nvpmodel (needs root).",
+    ),
 )
 
 LIVE_PARAMETERS: Final = frozenset(
@@ -170,6 +187,9 @@ LIVE_PARAMETERS: Final = frozenset(
 _SPECS: Final = {spec.name: spec for spec in PARAMETERS}
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|dla:\d+)$")
 _INPUT_TYPES: Final = ("raw", "compressed")
+_LIST_PARAMETERS: Final = frozenset(
+    {"classes", "image_topics", "camera_names", "input_types", "expected_power_modes"}
+)
 
 
 def descriptor_for(spec: ParameterSpec) -> ParameterDescriptor:
@@ -249,10 +269,13 @@ class DetectorConfig:
     autostart: bool = False
     warmup_runs: int = 2
     max_image_pixels: int = 64 * 1024 * 1024
+    max_rate_hz: float = 0.0
+    expected_power_modes: tuple[str, ...] = ()
+    set_power_mode: bool = False
 
     def __post_init__(self) -> None:
         for field in fields(self):
-            if field.name not in ("classes", "image_topics", "camera_names", "input_types"):
+            if field.name not in _LIST_PARAMETERS:
                 check_parameter_value(field.name, getattr(self, field.name))
         if not _DEVICE.match(self.device):
             raise InvalidSettingError(
@@ -285,6 +308,11 @@ class DetectorConfig:
             raise InvalidSettingError(
                 f"parameter camera_names: names must be unique, got {list(self.camera_names)}"
             )
+        bad_modes = [m for m in self.expected_power_modes if not re.fullmatch(r"[A-Za-z0-9_]+", m)]
+        if bad_modes:
+            raise InvalidSettingError(
+                f"parameter expected_power_modes: {bad_modes} are not nvpmodel mode names (like 15W or MAXN_SUPER)"
+            )
         bad_names = [n for n in self.camera_names if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", n)]
         if bad_names:
             raise InvalidSettingError(
@@ -307,17 +335,16 @@ class DetectorConfig:
             raise InvalidSettingError(
                 f"parameter classes: expected class names or indices, got {classes!r}"
             )
-        plain = {
-            k: v
-            for k, v in values.items()
-            if k not in ("classes", "image_topics", "camera_names", "input_types")
-        }
+        plain = {k: v for k, v in values.items() if k not in _LIST_PARAMETERS}
         return cls(
             **plain,
             classes=class_list,
             image_topics=_string_list("image_topics", values.get("image_topics", ["image"])),
             camera_names=_string_list("camera_names", values.get("camera_names")),
             input_types=_string_list("input_types", values.get("input_types", ["raw"])),
+            expected_power_modes=_string_list(
+                "expected_power_modes", values.get("expected_power_modes")
+            ),
         )
 
     def input_type_of(self, index: int) -> str:

@@ -33,6 +33,7 @@ class StatsSnapshot:
     errors_recently: int
     seconds_since_input: float | None
     last_problem: str
+    skipped: int = 0  # frames left out by the frame-rate cap (max_rate_hz), not lost
 
 
 class StreamStats:
@@ -47,7 +48,14 @@ class StreamStats:
         self._dropped: deque[float] = deque()
         self._bad: deque[float] = deque()
         self._errors: deque[float] = deque()
-        self._totals = {"received": 0, "published": 0, "dropped": 0, "bad": 0, "errors": 0}
+        self._totals = {
+            "received": 0,
+            "published": 0,
+            "dropped": 0,
+            "bad": 0,
+            "errors": 0,
+            "skipped": 0,
+        }
         self._last_input: float | None = None
         self.last_problem = ""
 
@@ -82,6 +90,11 @@ class StreamStats:
             now = self._now()
             self._dropped.extend([now] * count)
             self._totals["dropped"] += count
+
+    def skipped(self) -> None:
+        """Count a frame left out on purpose by the frame-rate cap."""
+        with self._lock:
+            self._totals["skipped"] += 1
 
     def bad_frame(self, reason: str) -> None:
         """Count a frame refused as invalid input."""
@@ -130,6 +143,7 @@ class StreamStats:
                 errors_recently=len(self._errors),
                 seconds_since_input=None if self._last_input is None else now - self._last_input,
                 last_problem=self.last_problem,
+                skipped=self._totals["skipped"],
             )
 
     def _first_event_time(self, now: float) -> float:
