@@ -9,8 +9,8 @@ __all__ = [
     "InvalidSettingError",
     "ModelLoadError",
     "ModelNotFoundError",
-    "ReportError",
     "PowerModeError",
+    "ReportError",
     "UnsupportedModelError",
     "YoloTrtRosError",
 ]

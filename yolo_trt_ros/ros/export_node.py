@@ -66,7 +66,11 @@ def _image_size(value: Any) -> tuple[int, int] | None:
     """Turn the image_size parameter (an int, or a [height, width] list) into (height, width)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return (value, value) if value else None
-    if isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(v, int) for v in value):
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int) for v in value)
+    ):
         return int(value[0]), int(value[1])
     raise InvalidSettingError(f"parameter image_size: {value!r} is not 640 or [height, width]")
 
@@ -114,7 +118,9 @@ class ExportNode(Node):
         from rcl_interfaces.msg import ParameterDescriptor  # noqa: PLC0415
 
         for name, (default, description) in _PARAMETERS.items():
-            descriptor = ParameterDescriptor(description=description, dynamic_typing=name == "image_size")
+            descriptor = ParameterDescriptor(
+                description=description, dynamic_typing=name == "image_size"
+            )
             self.declare_parameter(name, default, descriptor)
         self._lock = threading.Lock()  # one export at a time: builds need the whole GPU
         self._action: ActionServer | None = None
