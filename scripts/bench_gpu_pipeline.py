@@ -75,7 +75,13 @@ GOAL_SIZE: Final = "1920x1080"
 GOAL_PIPELINE_OVER_BARE: Final = 1.3
 GOAL_SPEEDUP_OVER_ULTRALYTICS: Final = 4.0
 GOAL_PREPROCESS_DEVICE_MS: Final = 0.15
-METHODS: Final = ("bare_forward", "pipeline", "pipeline_new_message", "ultralytics")
+METHODS: Final = (
+    "bare_forward",
+    "pipeline",
+    "pipeline_new_message",
+    "pipeline_pageable_upload",
+    "ultralytics",
+)
 
 Frame = npt.NDArray[np.uint8]
 
@@ -179,10 +185,18 @@ def bench_size(
             for key, values in ultra_speed.items():
                 values.append(float(result.speed[key]))
 
+    def pageable() -> Detections:
+        detector.uploader.staging = "pageable"  # the driver copies from the frame's own memory
+        try:
+            return detector(frame, "bgr8")
+        finally:
+            detector.uploader.staging = "pinned"
+
     ours: dict[str, Callable[[], Any]] = {
         "bare_forward": bare,
         "pipeline": lambda: detector(frame, "bgr8"),
         "pipeline_new_message": new_message,
+        "pipeline_pageable_upload": pageable,
     }
     samples = interleave(ours, iterations, warmup, record)
     samples["bare_forward_device"] = device_ms
@@ -195,8 +209,8 @@ def bench_size(
         mixed = interleave({**ours, "ultralytics": ultralytics}, iterations // 2, 2)
         report["all_four_interleaved_wall_ms"] = {n: summarize(v) for n, v in mixed.items()}
         report["ultralytics_own_speed_ms"] = {k: summarize(v) for k, v in ultra_speed.items()}
-    start.close()
-    end.close()
+    for event in (start, end):
+        event.close()
     detections = detector(frame, "bgr8")
     report |= {
         "wall_ms": {name: summarize(values) for name, values in samples.items()},
@@ -228,30 +242,34 @@ def letterbox_device_times(detector: GpuDetector, frame: Frame, repeats: int) ->
         end.synchronize()
         kernel.append(start.elapsed_ms(end))
     uploads: dict[str, Any] = {}
-    for threads in (1, 2, 4):
-        for read_only in (False, True):
-            for write_combined in (False, True):
-                uploader = HostImageUploader(
-                    detector.cuda_device, threads=threads, write_combined=write_combined
-                )
-                walls, device = [], []
-                for _ in range(repeats // 2 + 3):
-                    t0 = time.perf_counter()
-                    start.record(stream)
-                    uploader.upload(frame, stream, rows if read_only else None)
-                    end.record(stream)
-                    end.synchronize()
-                    walls.append((time.perf_counter() - t0) * 1e3)
-                    device.append(start.elapsed_ms(end))
-                    uploader.consumed()
-                uploader.close()
-                name = f"threads_{threads}_{'rows_read' if read_only else 'all_rows'}" + (
-                    "_write_combined" if write_combined else ""
-                )
-                uploads[name] = {
-                    "wall_ms": summarize(walls[3:]),
-                    "device_ms": summarize(device[3:]),
-                }
+    variants = [
+        (threads, read_only, write_combined, "pinned")
+        for threads in (1, 2, 4)
+        for read_only in (False, True)
+        for write_combined in (False, True)
+    ] + [(1, False, False, "pageable"), (1, True, False, "pageable")]
+    for threads, read_only, write_combined, staging in variants:
+        uploader = HostImageUploader(
+            detector.cuda_device, threads=threads, write_combined=write_combined, staging=staging
+        )
+        walls, device = [], []
+        for _ in range(repeats // 2 + 3):
+            t0 = time.perf_counter()
+            start.record(stream)
+            uploader.upload(frame, stream, rows if read_only else None)
+            end.record(stream)
+            end.synchronize()
+            walls.append((time.perf_counter() - t0) * 1e3)
+            device.append(start.elapsed_ms(end))
+            uploader.consumed()
+        uploader.close()
+        rows_name = "rows_read" if read_only else "all_rows"
+        name = (
+            f"pageable_{rows_name}"
+            if staging == "pageable"
+            else f"threads_{threads}_{rows_name}" + ("_write_combined" if write_combined else "")
+        )
+        uploads[name] = {"wall_ms": summarize(walls[3:]), "device_ms": summarize(device[3:])}
     start.close()
     end.close()
     return {

@@ -169,25 +169,32 @@ def test_letterbox_kernel_matches_the_cpu_preprocessor(
     assert padding == 0 or not image.flags.c_contiguous  # the row step really differs
     cpu = Preprocessor(size, rect=rect, dtype=dtype)
     expected, geometry = cpu(image, pixel_format)
-    uploader = HostImageUploader(device, threads=3, min_band_bytes=1)
+    uploaders = {
+        "pinned, 3 threads": HostImageUploader(device, threads=3, min_band_bytes=1),
+        "pinned, bands": HostImageUploader(device, min_band_bytes=1),
+        "pageable": HostImageUploader(device, staging="pageable"),
+    }
     letterbox = GpuLetterbox(device, dtype)
     channels = 1 if image.ndim == 2 else image.shape[2]
     results = {}
     try:
-        # Every row, and only the rows the resize reads: both must give the CPU's tensor.
+        # Every row, and only the rows the resize reads: all must give the CPU's tensor.
         for rows in (None, letterbox.source_rows(geometry, channels)):
-            with poisoned(device, expected.shape, dtype) as out:
-                source = uploader.upload(image, stream, rows)
-                letterbox.enqueue(
-                    source, pixel_format, geometry, out.array(expected.shape, dtype), stream
-                )
-                stream.synchronize()
-                uploader.consumed()
-                results["all rows" if rows is None else f"{len(rows)} rows read"] = np.asarray(
-                    to_host(out.array(expected.shape, dtype)), np.float64
-                )
+            for name, uploader in uploaders.items():
+                with poisoned(device, expected.shape, dtype) as out:
+                    source = uploader.upload(image, stream, rows)
+                    letterbox.enqueue(
+                        source, pixel_format, geometry, out.array(expected.shape, dtype), stream
+                    )
+                    stream.synchronize()
+                    uploader.consumed()
+                    label = f"{name}, {'all rows' if rows is None else f'{len(rows)} rows read'}"
+                    results[label] = np.asarray(
+                        to_host(out.array(expected.shape, dtype)), np.float64
+                    )
     finally:
-        uploader.close()
+        for uploader in uploaders.values():
+            uploader.close()
         letterbox.close()
     for name, got in results.items():
         assert not np.isnan(got).any(), f"{name}: the kernel left elements unwritten"

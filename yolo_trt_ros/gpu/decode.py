@@ -87,6 +87,8 @@ class GpuRawDecoder:
         self._mask_dirty = False
         self._settings = DecodeSettings()
         self._pending_stream: Stream | None = None
+        self._thresholds_for: tuple[object, ...] = ()
+        self._thresholds = (0.0, 0.0)
 
     # Layout of the work buffer: [count int32 | pad to 256] [candidates] [sorted] [header + rows].
     def _offsets(self) -> tuple[int, int, int]:
@@ -143,8 +145,14 @@ class GpuRawDecoder:
         assert self._work is not None and self._host is not None
         candidates, sorted_, output = self._offsets()
         work = self._work.ptr
-        # The CPU decoder compares scores with the threshold in the head's own precision.
-        conf = float(np.asarray(settings.conf, dtype=head.dtype))
+        if (settings, head.dtype) != self._thresholds_for:
+            # The CPU decoder compares scores with conf in the head's own precision, IoUs in float32.
+            self._thresholds = (
+                float(np.asarray(settings.conf, dtype=head.dtype)),
+                float(np.float32(settings.iou)),
+            )
+            self._thresholds_for = (settings, head.dtype)
+        conf, iou = self._thresholds
         kernel.launch(
             ((anchors + _SELECT_BLOCK - 1) // _SELECT_BLOCK, 1, 1),
             (_SELECT_BLOCK, 1, 1),
@@ -168,7 +176,7 @@ class GpuRawDecoder:
                 self._capacity,
                 settings.max_nms,
                 work + sorted_,
-                float(np.float32(settings.iou)),
+                iou,
                 int(settings.agnostic),
                 settings.max_det,
                 work + output,
@@ -191,10 +199,8 @@ class GpuRawDecoder:
         header = self._host.array((4,), np.int32)
         if self.nms == "gpu":
             kept = int(header[0])
-            rows = self._host.array((kept, _ROW_FLOATS), np.float32, offset=_HEADER_BYTES)
-            return RawDetections(
-                np.array(rows[:, :4]), np.array(rows[:, 4]), rows[:, 5].astype(np.int64)
-            )
+            rows = np.array(self._host.array((kept, _ROW_FLOATS), np.float32, offset=_HEADER_BYTES))
+            return RawDetections(rows[:, :4], rows[:, 4], rows[:, 5].astype(np.int64))
         return self._host_nms(min(int(header[0]), self._capacity))
 
     def _host_nms(self, count: int) -> RawDetections:

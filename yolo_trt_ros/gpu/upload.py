@@ -27,12 +27,14 @@ from yolo_trt_ros.gpu.runtime import (
     PinnedBuffer,
     Stream,
     copy_host_to_device,
+    copy_rows_host_to_device,
 )
 
 __all__ = ["HostImageUploader"]
 
 _MAX_IMAGE_BYTES: Final = 1 << 31  # the kernel indexes with 32-bit row offsets
 _MAX_BANDS: Final = 4
+_STAGINGS: Final = ("pinned", "pageable")
 
 
 def _stage(
@@ -63,6 +65,9 @@ class HostImageUploader:
         min_band_bytes: smallest band worth a copy call of its own (at most 4 bands).
         write_combined: stage in write-combined pinned memory (faster to fill and to send on
             some machines; never read back by the CPU here).
+        staging: "pinned" (default) stages in page-locked memory; "pageable" lets the driver copy
+            straight from the image's own memory (rows taken with one 2-D copy when they are
+            evenly spaced), which returns once the driver has the data.
 
     """
 
@@ -73,7 +78,10 @@ class HostImageUploader:
         threads: int = 1,
         min_band_bytes: int = 1 << 19,
         write_combined: bool = False,
+        staging: str = "pinned",
     ) -> None:
+        if staging not in _STAGINGS:
+            raise InvalidSettingError(f"staging is one of {', '.join(_STAGINGS)}, not {staging!r}")
         if threads < 1 or min_band_bytes < 1:
             raise InvalidSettingError(
                 f"threads and min_band_bytes must be at least 1, got {threads} and {min_band_bytes}"
@@ -82,6 +90,7 @@ class HostImageUploader:
         self.threads = threads
         self.min_band_bytes = min_band_bytes
         self.write_combined = write_combined
+        self.staging = staging
         self._pool: ThreadPoolExecutor | None = None
         self._pinned: PinnedBuffer | None = None
         self._device: DeviceBuffer | None = None
@@ -127,6 +136,10 @@ class HostImageUploader:
             )
         if self._in_flight:  # the previous frame never completed: its DMA may still read the stage
             self._staged.synchronize()
+        if self.staging == "pageable":
+            direct = self._upload_pageable(pixels, stream, rows, nbytes)
+            if direct is not None:
+                return direct
         pinned, device = self._reserve(nbytes, stream)
         staged = pinned.array((count, row_bytes), np.uint8)
         bands = max(1, min(_MAX_BANDS, nbytes // self.min_band_bytes, count))
@@ -154,6 +167,42 @@ class HostImageUploader:
         self._staged.record(stream)
         self._in_flight = True
         return DeviceImage(device.ptr, count, width, channels, row_bytes, full_height=height)
+
+    def _upload_pageable(
+        self,
+        pixels: npt.NDArray[np.uint8],
+        stream: Stream,
+        rows: npt.NDArray[np.int64] | None,
+        nbytes: int,
+    ) -> DeviceImage | None:
+        """Copy from the image's own memory (None: not possible for this layout, stage instead)."""
+        height, width = int(pixels.shape[0]), int(pixels.shape[1])
+        channels = 1 if pixels.ndim == 2 else int(pixels.shape[2])
+        row_bytes = width * channels
+        packed = pixels.strides[1] == channels and (pixels.ndim == 2 or pixels.strides[2] == 1)
+        first, step = 0, 1
+        if rows is not None:
+            steps = np.diff(rows)
+            if len(rows) > 1 and not np.all(steps == steps[0]):
+                return None
+            first, step = int(rows[0]), int(steps[0]) if len(rows) > 1 else 1
+        if not packed or pixels.strides[0] < row_bytes:
+            return None
+        if self._device is None or self._device.nbytes < nbytes:
+            stream.synchronize()
+            if self._device is not None:
+                self._device.close()
+            self._device = DeviceBuffer(self.device, max(nbytes, 1 << 20))
+        count = nbytes // row_bytes
+        copy_rows_host_to_device(
+            self._device.ptr,
+            pixels.ctypes.data + first * pixels.strides[0],
+            stream,
+            host_pitch=pixels.strides[0] * step,
+            row_bytes=row_bytes,
+            rows=count,
+        )
+        return DeviceImage(self._device.ptr, count, width, channels, row_bytes, full_height=height)
 
     def consumed(self) -> None:
         """Tell the uploader the last uploaded frame is done with (its stream was synchronised)."""
