@@ -170,9 +170,11 @@ def test_letterbox_kernel_matches_the_cpu_preprocessor(
     cpu = Preprocessor(size, rect=rect, dtype=dtype)
     expected, geometry = cpu(image, pixel_format)
     uploaders = {
-        "pinned, 3 threads": HostImageUploader(device, threads=3, min_band_bytes=1),
-        "pinned, bands": HostImageUploader(device, min_band_bytes=1),
-        "pageable": HostImageUploader(device, staging="pageable"),
+        "pinned, 3 threads": HostImageUploader(
+            device, threads=3, min_band_bytes=1, staging="pinned"
+        ),
+        "pinned, bands": HostImageUploader(device, min_band_bytes=1, staging="pinned"),
+        "pageable": HostImageUploader(device),
     }
     letterbox = GpuLetterbox(device, dtype)
     channels = 1 if image.ndim == 2 else image.shape[2]

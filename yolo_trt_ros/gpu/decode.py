@@ -81,6 +81,8 @@ class GpuRawDecoder:
         self._max_det = 0
         self._work: DeviceBuffer | None = None  # count | candidates | sorted | output
         self._host: PinnedBuffer | None = None
+        self._header_view = np.zeros(4, np.int32)  # views of _host once it exists
+        self._rows_view = np.zeros((0, _ROW_FLOATS), np.float32)
         self._mask_device = DeviceBuffer(device, num_classes)
         self._mask_host = PinnedBuffer(device, num_classes)
         self._mask_classes: tuple[int, ...] | None = None
@@ -113,6 +115,8 @@ class GpuRawDecoder:
         _, _, output = self._offsets()
         self._work = DeviceBuffer(self.device, output + self._output_bytes())
         self._host = PinnedBuffer(self.device, self._output_bytes())
+        self._header_view = self._host.array((4,), np.int32)
+        self._rows_view = self._host.array((self._max_det, _ROW_FLOATS), np.float32, _HEADER_BYTES)
         fill_int32(self._work.ptr, 0, 1)  # the candidate counter starts at zero
 
     def _class_mask_ptr(self, settings: DecodeSettings, stream: Stream) -> int:
@@ -196,10 +200,9 @@ class GpuRawDecoder:
         """Return the decoded detections of the last ``enqueue`` (call after synchronising)."""
         if self._host is None or self._work is None or self._pending_stream is None:
             raise RuntimeError("result() needs an enqueue() first")
-        header = self._host.array((4,), np.int32)
+        header = self._header_view
         if self.nms == "gpu":
-            kept = int(header[0])
-            rows = np.array(self._host.array((kept, _ROW_FLOATS), np.float32, offset=_HEADER_BYTES))
+            rows = self._rows_view[: int(header[0])].copy()
             return RawDetections(rows[:, :4], rows[:, 4], rows[:, 5].astype(np.int64))
         return self._host_nms(min(int(header[0]), self._capacity))
 

@@ -79,11 +79,13 @@ class GpuDetector(Detector):
     Args:
         backend: a loaded ``DeviceBackend`` (torch now; TensorRT later); closed with the detector.
         nms: "gpu" (default) or "host": where NMS runs (decoding and filtering are always on the GPU).
+        upload_staging: "pageable" (default) or "pinned" (see ``HostImageUploader``).
         upload_threads: threads staging each frame in pinned memory (see ``HostImageUploader``).
         upload_rows_read_only: upload only the source rows the resize reads (same result, fewer
             bytes when shrinking; True by default).
-        stage_timing: time pre-, inference and post-processing with CUDA events (``last_times``);
-            False leaves only the total, measured on the host.
+        stage_timing: time preprocessing (upload and letterbox) and inference with CUDA events,
+            postprocessing as the rest of the frame's wall time (``last_times``); False leaves only
+            the total, measured on the host.
         **settings: the ``Detector`` settings (conf, iou, max_det, classes, agnostic, imgsz, rect).
 
     """
@@ -93,7 +95,8 @@ class GpuDetector(Detector):
         backend: Backend,
         *,
         nms: str = "gpu",
-        upload_threads: int | None = None,
+        upload_staging: str = "pageable",
+        upload_threads: int = 1,
         upload_rows_read_only: bool = True,
         stage_timing: bool = True,
         **settings: Any,
@@ -108,11 +111,7 @@ class GpuDetector(Detector):
         device = backend.cuda_device
         self.cuda_device = device
         self.stream = Stream(device)
-        self.uploader = (
-            HostImageUploader(device)
-            if upload_threads is None
-            else HostImageUploader(device, threads=upload_threads)
-        )
+        self.uploader = HostImageUploader(device, threads=upload_threads, staging=upload_staging)
         self.upload_rows_read_only = upload_rows_read_only
         self.letterbox = GpuLetterbox(device, self.preprocessor.dtype)
         self.decoder: GpuRawDecoder | None = (
@@ -122,7 +121,7 @@ class GpuDetector(Detector):
         )
         self._host_outputs = _HostOutputs(backend) if self.decoder is None else None
         self.stage_timing = stage_timing
-        self._events = [Event(timing=True) for _ in range(4)]
+        self._events = [Event(timing=True) for _ in range(3)]
         self._done = Event()
 
     def _classes_from_head(self) -> int:
@@ -183,8 +182,6 @@ class GpuDetector(Detector):
         else:
             assert self._host_outputs is not None
             self._host_outputs.enqueue(outputs, stream)
-        if self.stage_timing:
-            events[3].record(stream)
         self._done.record(stream)
         self._done.synchronize()  # the one wait of the frame
         self.uploader.consumed()
@@ -194,10 +191,9 @@ class GpuDetector(Detector):
         )
         total_ms = (time.perf_counter() - start) * 1e3
         if self.stage_timing:
-            pre, infer, post = (events[i].elapsed_ms(events[i + 1]) for i in range(3))
-            # Host work before the first and after the last event counts as pre/post-processing.
-            post = max(post, total_ms - pre - infer)
-            self.last_times = StageTimes(pre, infer, post)
+            pre, infer = events[0].elapsed_ms(events[1]), events[1].elapsed_ms(events[2])
+            # Postprocessing: the rest of the frame's wall time (decode, copy back, boxes).
+            self.last_times = StageTimes(pre, infer, max(total_ms - pre - infer, 0.0))
         else:
             self.last_times = StageTimes(0.0, 0.0, total_ms)
         return detections

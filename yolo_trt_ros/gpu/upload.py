@@ -1,12 +1,12 @@
-"""Host image -> device image through a pinned staging buffer, band by band.
+"""Host image -> device image, copying only the rows the resize reads.
 
-A camera frame arrives in ordinary (pageable) memory. ``HostImageUploader.upload`` copies it into
-page-locked memory and queues the host-to-device copy band by band, each band's DMA as soon as it
-is staged, so the DMA overlaps the staging of the next band (optionally several threads stage the
-bands in parallel: NumPy releases the GIL while it copies). Given the rows the resize reads
-(``GpuLetterbox.source_rows``), only those rows are staged and sent: shrinking 1080 rows to 360
-reads one row in three. Both buffers grow to the largest frame seen and are then reused: a steady
-stream of frames allocates nothing. Any row step is accepted: rows are packed on the way.
+A camera frame arrives in ordinary (pageable) memory. ``HostImageUploader.upload`` queues its
+copy to the device on the pipeline's stream. By default the driver copies straight from the
+image's memory (one 2-D copy picks evenly spaced rows); otherwise the uploader stages the frame in
+page-locked memory band by band, each band's DMA overlapping the staging of the next. Given the
+rows the resize reads (``GpuLetterbox.source_rows``), only those rows travel: shrinking 1080 rows
+to 360 reads one row in three. Buffers grow to the largest frame seen and are then reused: a
+steady stream of frames allocates nothing. Any row step is accepted: rows are packed on the way.
 """
 
 from __future__ import annotations
@@ -58,16 +58,18 @@ class HostImageUploader:
 
     Args:
         device: the GPU.
-        threads: threads that stage a frame's bands in parallel; 1 (default): the calling thread
-            stages them one after another, each band's DMA overlapping the next band's copy
-            (measured on an H200 host: host copies ran at about 14 GB/s per thread and did not
-            scale with threads, the DMA at 50 GB/s).
+        threads: threads that stage a frame's bands in pinned memory in parallel; 1 (default):
+            the calling thread stages them one after another, each band's DMA overlapping the
+            next band's copy (on the H200 host more threads did not copy faster).
         min_band_bytes: smallest band worth a copy call of its own (at most 4 bands).
         write_combined: stage in write-combined pinned memory (faster to fill and to send on
             some machines; never read back by the CPU here).
-        staging: "pinned" (default) stages in page-locked memory; "pageable" lets the driver copy
-            straight from the image's own memory (rows taken with one 2-D copy when they are
-            evenly spaced), which returns once the driver has the data.
+        staging: "pageable" (default) lets the driver copy straight from the image's own memory
+            (the rows read with one 2-D copy when they are evenly spaced), returning once the
+            driver holds the data; "pinned" stages in page-locked memory ourselves, band by band.
+            Images whose rows are not packed, or whose rows read are unevenly spaced, are always
+            staged. Measured on an H200 host with a 1080p frame (360 of 1080 rows read): 0.18 ms
+            pageable, 0.33 ms pinned (NumPy copied at 12.6 GB/s there, the DMA ran at 48 GB/s).
 
     """
 
@@ -78,7 +80,7 @@ class HostImageUploader:
         threads: int = 1,
         min_band_bytes: int = 1 << 19,
         write_combined: bool = False,
-        staging: str = "pinned",
+        staging: str = "pageable",
     ) -> None:
         if staging not in _STAGINGS:
             raise InvalidSettingError(f"staging is one of {', '.join(_STAGINGS)}, not {staging!r}")
