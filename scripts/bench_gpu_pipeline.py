@@ -329,7 +329,7 @@ def host_steps(detector: GpuDetector, frame: Frame, repeats: int) -> dict[str, A
         outputs = detector.backend.enqueue(stream)
         stamps.append(time.perf_counter())
         assert detector.decoder is not None
-        detector.decoder.enqueue(outputs[0], detector.settings, stream)
+        detector.decoder.enqueue(outputs[0], detector.settings, stream, geometry)
         stamps.append(time.perf_counter())
         stream.synchronize()
         detector.uploader.consumed()
@@ -337,7 +337,7 @@ def host_steps(detector: GpuDetector, frame: Frame, repeats: int) -> dict[str, A
         raw = detector.decoder.result()
         stamps.append(time.perf_counter())
         Detections(
-            geometry.to_source(raw.boxes),
+            raw.boxes,
             raw.scores,
             raw.class_ids,
             detector.names,

@@ -17,6 +17,7 @@ from gpu_support import CUDA_PYTHON_MISSING, cuda_skip_reason, model_path
 pytest.importorskip("cuda.bindings", reason=CUDA_PYTHON_MISSING)
 
 from yolo_trt_ros.core.decode import DecodeSettings, RawDetections, decode
+from yolo_trt_ros.core.letterbox import LetterboxGeometry
 from yolo_trt_ros.core.preprocess import PIXEL_FORMATS, Preprocessor
 from yolo_trt_ros.errors import CudaError
 from yolo_trt_ros.gpu.decode import GpuRawDecoder
@@ -263,8 +264,8 @@ def test_letterbox_refuses_mismatched_buffers(device: CudaDevice, stream: Stream
 
 
 @pytest.fixture(scope="module")
-def heads() -> dict[str, npt.NDArray[np.float32]]:
-    """Raw YOLO11n heads of the sample images from ONNX Runtime (the CPU reference)."""
+def heads() -> dict[str, tuple[npt.NDArray[np.float32], LetterboxGeometry]]:
+    """Raw YOLO11n heads of the sample images from ONNX Runtime (the CPU reference), with geometry."""
     import onnxruntime
     from sample_images import build_sample_images
 
@@ -272,8 +273,9 @@ def heads() -> dict[str, npt.NDArray[np.float32]]:
     preprocess = Preprocessor(640, rect=True)
     out = {}
     for name, image in build_sample_images().items():
-        tensor, _ = preprocess(image)
-        (out[name],) = session.run(None, {"images": np.array(tensor)})
+        tensor, geometry = preprocess(image)
+        (head,) = session.run(None, {"images": np.array(tensor)})
+        out[name] = (head, geometry)
     return out
 
 
@@ -297,24 +299,32 @@ SETTINGS = [
 def test_gpu_decoder_gives_the_cpu_decoders_answer(
     device: CudaDevice,
     stream: Stream,
-    heads: dict[str, npt.NDArray[np.float32]],
+    heads: dict[str, tuple[npt.NDArray[np.float32], LetterboxGeometry]],
     nms: str,
     head_dtype: type[np.floating],
 ) -> None:
     decoder = GpuRawDecoder(device, 80, nms=nms)
     try:
-        for name, float_head in heads.items():
+        for name, (float_head, geometry) in heads.items():
             head = np.ascontiguousarray(float_head.astype(head_dtype))
             with DeviceBuffer(device, head.nbytes) as buffer:
                 copy_host_to_device_now(buffer.ptr, head)
                 for settings in SETTINGS:
-                    decoder.enqueue(buffer.array(head.shape, head.dtype), settings, stream)
-                    stream.synchronize()
                     expected = decode("raw", [head], settings)[0]
-                    try:
-                        assert_same(decoder.result(), expected)
-                    except AssertionError as error:
-                        raise AssertionError(f"{name} {settings}: {error}") from None
+                    in_source = RawDetections(
+                        geometry.to_source(expected.boxes), expected.scores, expected.class_ids
+                    )
+                    # Boxes in model-input pixels, then mapped back to the image (on the GPU).
+                    for mapping, wanted in ((None, expected), (geometry, in_source)):
+                        decoder.enqueue(
+                            buffer.array(head.shape, head.dtype), settings, stream, mapping
+                        )
+                        stream.synchronize()
+                        try:
+                            assert_same(decoder.result(), wanted)
+                        except AssertionError as error:
+                            where = "source" if mapping else "input"
+                            raise AssertionError(f"{name} {settings} {where}: {error}") from None
     finally:
         decoder.close()
 

@@ -20,6 +20,7 @@ from typing import Final
 import numpy as np
 
 from yolo_trt_ros.core.decode import DecodeSettings, RawDetections
+from yolo_trt_ros.core.letterbox import LetterboxGeometry
 from yolo_trt_ros.core.nms import nms as host_nms
 from yolo_trt_ros.errors import CudaError, InvalidSettingError
 from yolo_trt_ros.gpu.kernels import Kernel, load_module
@@ -47,8 +48,13 @@ _SELECT_BLOCK: Final = 256
 _SUPPRESS_THREADS: Final = 1024
 # select_candidates(head, classes, anchors, conf, class mask, candidates, count, capacity)
 _SELECT_ARGUMENTS: Final = ("ptr", "i32", "i32", "f32", "ptr", "ptr", "ptr", "i32")
-# suppress(candidates, count, capacity, max_nms, sorted, iou, agnostic, max_det, out)
-_SUPPRESS_ARGUMENTS: Final = ("ptr", "ptr", "i32", "i32", "ptr", "f32", "i32", "i32", "ptr")
+# suppress(candidates, count, capacity, max_nms, sorted, iou, agnostic, max_det, out,
+#          map_boxes, left, top, scale_x, scale_y, width, height)
+_SUPPRESS_ARGUMENTS: Final = (
+    *("ptr", "ptr", "i32", "i32", "ptr", "f32", "i32", "i32", "ptr", "i32"),
+    *("f32",) * 6,
+)
+_NO_MAPPING: Final = (0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0)
 _CANDIDATE_DTYPE: Final = np.dtype(
     [
         ("box", np.float32, 4),
@@ -58,6 +64,13 @@ _CANDIDATE_DTYPE: Final = np.dtype(
         ("pad", np.int32),
     ]
 )
+
+
+def _mapping(geometry: LetterboxGeometry) -> tuple[float, ...]:
+    """Return the suppress kernel's to_source arguments, as the float32 values NumPy uses."""
+    scale_x, scale_y = (float(np.float32(scale)) for scale in geometry.scale_xy)
+    height, width = geometry.source_hw
+    return (1, float(geometry.left), float(geometry.top), scale_x, scale_y, width, height)
 
 
 class GpuRawDecoder:
@@ -90,6 +103,7 @@ class GpuRawDecoder:
         self._settings = DecodeSettings()
         self._pending_stream: Stream | None = None
         self._thresholds_for: tuple[object, ...] = ()
+        self._geometry: LetterboxGeometry | None = None
         self._thresholds = (0.0, 0.0)
 
     # Layout of the work buffer: [count int32 | pad to 256] [candidates] [sorted] [header + rows].
@@ -135,8 +149,19 @@ class GpuRawDecoder:
             self._mask_classes = settings.classes
         return self._mask_device.ptr
 
-    def enqueue(self, head: DeviceArray, settings: DecodeSettings, stream: Stream) -> None:
-        """Queue decoding of one raw head output on ``stream`` (read the result after syncing)."""
+    def enqueue(
+        self,
+        head: DeviceArray,
+        settings: DecodeSettings,
+        stream: Stream,
+        geometry: LetterboxGeometry | None = None,
+    ) -> None:
+        """Queue decoding of one raw head output on ``stream`` (read the result after syncing).
+
+        With ``geometry`` the boxes come back in source-image pixels, mapped exactly as
+        ``geometry.to_source`` maps them (on the GPU with ``nms="gpu"``); without, in model-input
+        pixels.
+        """
         if len(head.shape) != 3 or head.shape[0] != 1 or head.shape[1] != 4 + self.num_classes:
             raise CudaError(
                 f"the GPU decoder takes a (1, {4 + self.num_classes}, anchors) head, got {head.shape}"
@@ -184,6 +209,7 @@ class GpuRawDecoder:
                 int(settings.agnostic),
                 settings.max_det,
                 work + output,
+                *(_NO_MAPPING if geometry is None else _mapping(geometry)),
             )
             copy_device_to_host(
                 self._host.ptr, work + output, _HEADER_BYTES + settings.max_det * 24, stream
@@ -194,6 +220,7 @@ class GpuRawDecoder:
             copy_device_to_host(self._host.ptr + _HEADER_BYTES, work + candidates, batch, stream)
             fill_int32(work, 0, 1, stream)
         self._settings = settings
+        self._geometry = geometry
         self._pending_stream = stream
 
     def result(self) -> RawDetections:
@@ -204,7 +231,10 @@ class GpuRawDecoder:
         if self.nms == "gpu":
             rows = self._rows_view[: int(header[0])].copy()
             return RawDetections(rows[:, :4], rows[:, 4], rows[:, 5].astype(np.int64))
-        return self._host_nms(min(int(header[0]), self._capacity))
+        raw = self._host_nms(min(int(header[0]), self._capacity))
+        if self._geometry is None:
+            return raw
+        return RawDetections(self._geometry.to_source(raw.boxes), raw.scores, raw.class_ids)
 
     def _host_nms(self, count: int) -> RawDetections:
         assert self._host is not None and self._work is not None

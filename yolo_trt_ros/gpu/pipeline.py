@@ -28,6 +28,7 @@ from yolo_trt_ros.backends.base import Backend
 from yolo_trt_ros.backends.device import DeviceBackend
 from yolo_trt_ros.core.decode import RawDetections, decode
 from yolo_trt_ros.core.detections import Detections
+from yolo_trt_ros.core.letterbox import LetterboxGeometry
 from yolo_trt_ros.core.preprocess import _checked_pixels, guess_pixel_format
 from yolo_trt_ros.detector import Detector, StageTimes
 from yolo_trt_ros.errors import BackendNotAvailableError
@@ -177,17 +178,17 @@ class GpuDetector(Detector):
         outputs = self.backend.enqueue(stream)
         if self.stage_timing:
             events[2].record(stream)
-        if self.decoder is not None:
-            self.decoder.enqueue(outputs[0], self.settings, stream)
+        if self.decoder is not None:  # boxes come back already in source pixels
+            self.decoder.enqueue(outputs[0], self.settings, stream, geometry)
         else:
             assert self._host_outputs is not None
             self._host_outputs.enqueue(outputs, stream)
         self._done.record(stream)
         self._done.synchronize()  # the one wait of the frame
         self.uploader.consumed()
-        raw = self._read_detections()
+        raw = self._read_detections(geometry)
         detections = Detections(
-            geometry.to_source(raw.boxes), raw.scores, raw.class_ids, self.names, geometry.source_hw
+            raw.boxes, raw.scores, raw.class_ids, self.names, geometry.source_hw
         )
         total_ms = (time.perf_counter() - start) * 1e3
         if self.stage_timing:
@@ -200,11 +201,13 @@ class GpuDetector(Detector):
 
     detect = __call__
 
-    def _read_detections(self) -> RawDetections:
+    def _read_detections(self, geometry: LetterboxGeometry) -> RawDetections:
+        """Return the frame's detections in source-image pixels."""
         if self.decoder is not None:
             return self.decoder.result()
         assert self._host_outputs is not None
-        return decode(self.layout, self._host_outputs.outputs(), self.settings)[0]
+        raw = decode(self.layout, self._host_outputs.outputs(), self.settings)[0]
+        return RawDetections(geometry.to_source(raw.boxes), raw.scores, raw.class_ids)
 
     def warmup(self, runs: int = 1, image_sizes: Iterable[tuple[int, int]] = ()) -> None:
         """Prepare the model and buffers for the input size and each (height, width) in image_sizes."""
