@@ -17,13 +17,16 @@ c) ``ultralytics``: ``YOLO(model).predict(frame, half=True, device=0, imgsz=640)
 a) and b) are interleaved within each iteration (rotating which goes first) after warm-up runs,
 then c) runs alone, because Ultralytics' CPU-heavy call slows whatever runs right after it;
 ``all_four_interleaved_wall_ms`` reports all of them interleaved too. ``pipeline_new_message``
-feeds a fresh copy of the frame each call (made untimed), as a ROS message arrives in a new buffer.
+feeds a fresh copy of the frame each call (made untimed), as a ROS message arrives in a new buffer;
+``pipeline_pinned_upload`` stages the frame in pinned memory itself instead of letting the driver
+copy from pageable memory (the default).
 Besides the medians, the report holds the pipeline's stages from CUDA events, the letterbox kernel's
 device time, the upload in several variants, the host copy and DMA rates, the pipeline's host
-steps, GPU vs host NMS, the letterbox's error against the CPU preprocessor over every sample image and pixel format, and agreement of the three detectors'
-boxes. Goals (issue 6, 1080p): pipeline <= 1.3 x bare forward, >= 4 x faster than Ultralytics,
-letterbox kernel <= 0.15 ms of device time. JSON to stdout and --out-dir/bench_gpu.json, plots
-bench_gpu_bars.png and bench_gpu_cdf.png beside it.
+steps, GPU vs host NMS, the letterbox's error against the CPU preprocessor over every sample
+image and pixel format, and agreement of the three detectors' boxes. Goals (issue 6, 1080p):
+pipeline <= 1.3 x bare forward, >= 4 x faster than Ultralytics, letterbox kernel <= 0.15 ms of
+device time. JSON to stdout and --out-dir/bench_gpu.json, plots bench_gpu_bars.png and
+bench_gpu_cdf.png beside it.
 
 Run where a CUDA GPU, torch, onnx2torch and cuda-python exist (and ultralytics for c)::
 
@@ -482,6 +485,8 @@ def plot(report: dict[str, Any], out_dir: Path) -> list[str]:
         values = np.sort(np.asarray(samples[method]))
         axis.step(values, np.arange(1, len(values) + 1) / len(values), where="post", label=method)
     axis.set_xscale("log")
+    ticks = [t for t in (1, 1.25, 1.5, 2, 3, 5, 8, 12, 20) if t <= axis.get_xlim()[1]]
+    axis.set_xticks(ticks, [f"{t:g}" for t in ticks])
     axis.set_xlabel("ms per frame (log scale)")
     axis.set_ylabel("fraction of frames")
     axis.set_title(f"Latency CDF at {GOAL_SIZE}")
@@ -519,7 +524,8 @@ def environment(detector: GpuDetector) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "backend": detector.backend.version,
         "kernels": {name: source_digest(name) for name in ("letterbox.cu", "postprocess.cu")},
-        "git_commit": git_commit(),
+        # the GPU machine gets a copy of the working tree, not necessarily its git history
+        "git_commit": os.environ.get("YOLO_TRT_ROS_GIT_COMMIT") or git_commit(),
     }
 
 
