@@ -405,8 +405,8 @@ def letterbox_errors(detector: GpuDetector, frames: dict[str, Frame]) -> dict[st
     cases: list[dict[str, Any]] = []
     summary: dict[str, Any] = {}
     for dtype, label in ((np.float32, "fp32"), (np.float16, "fp16")):
-        letterbox = GpuLetterbox(device, dtype)
         cpu = Preprocessor(640, rect=True, dtype=dtype)
+        letterbox = GpuLetterbox(device, cpu)
         worst, total, count, exact = 0.0, 0.0, 0, 0
         for name, image in images.items():
             for pixel_format, pixels in pixel_format_variants(image).items():

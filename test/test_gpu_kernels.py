@@ -177,7 +177,7 @@ def test_letterbox_kernel_matches_the_cpu_preprocessor(
         "pinned, bands": HostImageUploader(device, min_band_bytes=1, staging="pinned"),
         "pageable": HostImageUploader(device),
     }
-    letterbox = GpuLetterbox(device, dtype)
+    letterbox = GpuLetterbox(device, cpu)
     channels = 1 if image.ndim == 2 else image.shape[2]
     results = {}
     try:
@@ -208,7 +208,7 @@ def test_letterbox_kernel_matches_the_cpu_preprocessor(
 
 
 def test_shrinking_by_three_reads_one_row_in_three(device: CudaDevice) -> None:
-    letterbox = GpuLetterbox(device, np.float16)
+    letterbox = GpuLetterbox(device, Preprocessor(640, rect=True, dtype=np.float16))
     _, geometry = Preprocessor(640, rect=True)(np.zeros((1080, 1920, 3), np.uint8))
     rows = letterbox.source_rows(geometry, 3)
     assert rows is not None and rows.tolist() == list(range(1, 1080, 3))
@@ -222,9 +222,10 @@ def test_letterbox_reads_a_device_image_with_a_row_step(device: CudaDevice, stre
     height, width, step = 301, 517, 517 * 3 + 45
     rows = rng.integers(0, 256, (height, step), dtype=np.uint8)
     image = rows[:, : width * 3].reshape(height, width, 3)
-    cpu = Preprocessor(640, rect=True)
+    # BGR tensors and another pad value too: the letterbox copies the CPU preprocessor's settings.
+    cpu = Preprocessor(640, rect=True, pad_value=0, channel_order="bgr")
     expected, geometry = cpu(image, "rgb8")
-    letterbox = GpuLetterbox(device, np.float32)
+    letterbox = GpuLetterbox(device, cpu)
     with (
         DeviceBuffer(device, rows.nbytes) as source,
         poisoned(device, expected.shape, np.float32) as out,
@@ -244,7 +245,7 @@ def test_letterbox_reads_a_device_image_with_a_row_step(device: CudaDevice, stre
 
 
 def test_letterbox_refuses_mismatched_buffers(device: CudaDevice, stream: Stream) -> None:
-    letterbox = GpuLetterbox(device, np.float16)
+    letterbox = GpuLetterbox(device, Preprocessor(640, rect=True, dtype=np.float16))
     cpu = Preprocessor(640, rect=True)
     _, geometry = cpu(np.zeros((480, 640, 3), np.uint8))
     image = DeviceImage(1 << 20, 480, 640, 3, 640 * 3)

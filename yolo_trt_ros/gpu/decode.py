@@ -19,9 +19,8 @@ from typing import Final
 
 import numpy as np
 
-from yolo_trt_ros.core.decode import DecodeSettings, RawDetections
+from yolo_trt_ros.core.decode import DecodeSettings, RawDetections, suppress
 from yolo_trt_ros.core.letterbox import LetterboxGeometry
-from yolo_trt_ros.core.nms import nms as host_nms
 from yolo_trt_ros.errors import CudaError, InvalidSettingError
 from yolo_trt_ros.gpu.kernels import Kernel, load_module
 from yolo_trt_ros.gpu.runtime import (
@@ -247,19 +246,12 @@ class GpuRawDecoder:
             copy_device_to_host_now(rest, candidates)
             found = np.concatenate([found, rest])
         found = found[np.argsort(found["anchor"], kind="stable")]  # the CPU decoder's order
-        scores, class_ids = found["score"], found["class_id"].astype(np.int64)
-        boxes = found["box"]
-        if len(found) > settings.max_nms:
-            top = np.argsort(-scores, kind="stable")[: settings.max_nms]
-            boxes, scores, class_ids = boxes[top], scores[top], class_ids[top]
-        kept = host_nms(
-            boxes,
-            scores,
-            settings.iou,
-            class_ids=None if settings.agnostic else class_ids,
-            max_keep=settings.max_det,
+        return suppress(
+            np.ascontiguousarray(found["box"]),
+            np.ascontiguousarray(found["score"]),
+            found["class_id"].astype(np.int64),
+            settings,
         )
-        return RawDetections(boxes[kept], scores[kept], class_ids[kept])
 
     def _free_work(self) -> None:
         if self._work is not None:

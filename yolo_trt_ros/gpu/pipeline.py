@@ -114,7 +114,7 @@ class GpuDetector(Detector):
         self.stream = Stream(device)
         self.uploader = HostImageUploader(device, threads=upload_threads, staging=upload_staging)
         self.upload_rows_read_only = upload_rows_read_only
-        self.letterbox = GpuLetterbox(device, self.preprocessor.dtype)
+        self.letterbox = GpuLetterbox(device, self.preprocessor)
         self.decoder: GpuRawDecoder | None = (
             GpuRawDecoder(device, len(self.names) or self._classes_from_head(), nms=nms)
             if self.layout == "raw"
