@@ -17,13 +17,16 @@ c) ``ultralytics``: ``YOLO(model).predict(frame, half=True, device=0, imgsz=640)
 a) and b) are interleaved within each iteration (rotating which goes first) after warm-up runs,
 then c) runs alone, because Ultralytics' CPU-heavy call slows whatever runs right after it;
 ``all_four_interleaved_wall_ms`` reports all of them interleaved too. ``pipeline_new_message``
-feeds a fresh copy of the frame each call (made untimed), as a ROS message arrives in a new buffer.
+feeds a fresh copy of the frame each call (made untimed), as a ROS message arrives in a new buffer;
+``pipeline_pinned_upload`` stages the frame in pinned memory itself instead of letting the driver
+copy from pageable memory (the default).
 Besides the medians, the report holds the pipeline's stages from CUDA events, the letterbox kernel's
 device time, the upload in several variants, the host copy and DMA rates, the pipeline's host
-steps, GPU vs host NMS, the letterbox's error against the CPU preprocessor over every sample image and pixel format, and agreement of the three detectors'
-boxes. Goals (issue 6, 1080p): pipeline <= 1.3 x bare forward, >= 4 x faster than Ultralytics,
-letterbox kernel <= 0.15 ms of device time. JSON to stdout and --out-dir/bench_gpu.json, plots
-bench_gpu_bars.png and bench_gpu_cdf.png beside it.
+steps, GPU vs host NMS, the letterbox's error against the CPU preprocessor over every sample
+image and pixel format, and agreement of the three detectors' boxes. Goals (issue 6, 1080p):
+pipeline <= 1.3 x bare forward, >= 4 x faster than Ultralytics, letterbox kernel <= 0.15 ms of
+device time. JSON to stdout and --out-dir/bench_gpu.json, plots bench_gpu_bars.png and
+bench_gpu_cdf.png beside it.
 
 Run where a CUDA GPU, torch, onnx2torch and cuda-python exist (and ultralytics for c)::
 
@@ -75,7 +78,13 @@ GOAL_SIZE: Final = "1920x1080"
 GOAL_PIPELINE_OVER_BARE: Final = 1.3
 GOAL_SPEEDUP_OVER_ULTRALYTICS: Final = 4.0
 GOAL_PREPROCESS_DEVICE_MS: Final = 0.15
-METHODS: Final = ("bare_forward", "pipeline", "pipeline_new_message", "ultralytics")
+METHODS: Final = (
+    "bare_forward",
+    "pipeline",
+    "pipeline_new_message",
+    "pipeline_pinned_upload",
+    "ultralytics",
+)
 
 Frame = npt.NDArray[np.uint8]
 
@@ -179,10 +188,18 @@ def bench_size(
             for key, values in ultra_speed.items():
                 values.append(float(result.speed[key]))
 
+    def pinned() -> Detections:
+        detector.uploader.staging = "pinned"  # staged by us in page-locked memory
+        try:
+            return detector(frame, "bgr8")
+        finally:
+            detector.uploader.staging = "pageable"
+
     ours: dict[str, Callable[[], Any]] = {
         "bare_forward": bare,
         "pipeline": lambda: detector(frame, "bgr8"),
         "pipeline_new_message": new_message,
+        "pipeline_pinned_upload": pinned,
     }
     samples = interleave(ours, iterations, warmup, record)
     samples["bare_forward_device"] = device_ms
@@ -195,8 +212,8 @@ def bench_size(
         mixed = interleave({**ours, "ultralytics": ultralytics}, iterations // 2, 2)
         report["all_four_interleaved_wall_ms"] = {n: summarize(v) for n, v in mixed.items()}
         report["ultralytics_own_speed_ms"] = {k: summarize(v) for k, v in ultra_speed.items()}
-    start.close()
-    end.close()
+    for event in (start, end):
+        event.close()
     detections = detector(frame, "bgr8")
     report |= {
         "wall_ms": {name: summarize(values) for name, values in samples.items()},
@@ -228,30 +245,34 @@ def letterbox_device_times(detector: GpuDetector, frame: Frame, repeats: int) ->
         end.synchronize()
         kernel.append(start.elapsed_ms(end))
     uploads: dict[str, Any] = {}
-    for threads in (1, 2, 4):
-        for read_only in (False, True):
-            for write_combined in (False, True):
-                uploader = HostImageUploader(
-                    detector.cuda_device, threads=threads, write_combined=write_combined
-                )
-                walls, device = [], []
-                for _ in range(repeats // 2 + 3):
-                    t0 = time.perf_counter()
-                    start.record(stream)
-                    uploader.upload(frame, stream, rows if read_only else None)
-                    end.record(stream)
-                    end.synchronize()
-                    walls.append((time.perf_counter() - t0) * 1e3)
-                    device.append(start.elapsed_ms(end))
-                    uploader.consumed()
-                uploader.close()
-                name = f"threads_{threads}_{'rows_read' if read_only else 'all_rows'}" + (
-                    "_write_combined" if write_combined else ""
-                )
-                uploads[name] = {
-                    "wall_ms": summarize(walls[3:]),
-                    "device_ms": summarize(device[3:]),
-                }
+    variants = [
+        (threads, read_only, write_combined, "pinned")
+        for threads in (1, 2, 4)
+        for read_only in (False, True)
+        for write_combined in (False, True)
+    ] + [(1, False, False, "pageable"), (1, True, False, "pageable")]
+    for threads, read_only, write_combined, staging in variants:
+        uploader = HostImageUploader(
+            detector.cuda_device, threads=threads, write_combined=write_combined, staging=staging
+        )
+        walls, device = [], []
+        for _ in range(repeats // 2 + 3):
+            t0 = time.perf_counter()
+            start.record(stream)
+            uploader.upload(frame, stream, rows if read_only else None)
+            end.record(stream)
+            end.synchronize()
+            walls.append((time.perf_counter() - t0) * 1e3)
+            device.append(start.elapsed_ms(end))
+            uploader.consumed()
+        uploader.close()
+        rows_name = "rows_read" if read_only else "all_rows"
+        name = (
+            f"pageable_{rows_name}"
+            if staging == "pageable"
+            else f"threads_{threads}_{rows_name}" + ("_write_combined" if write_combined else "")
+        )
+        uploads[name] = {"wall_ms": summarize(walls[3:]), "device_ms": summarize(device[3:])}
     start.close()
     end.close()
     return {
@@ -311,7 +332,7 @@ def host_steps(detector: GpuDetector, frame: Frame, repeats: int) -> dict[str, A
         outputs = detector.backend.enqueue(stream)
         stamps.append(time.perf_counter())
         assert detector.decoder is not None
-        detector.decoder.enqueue(outputs[0], detector.settings, stream)
+        detector.decoder.enqueue(outputs[0], detector.settings, stream, geometry)
         stamps.append(time.perf_counter())
         stream.synchronize()
         detector.uploader.consumed()
@@ -319,7 +340,7 @@ def host_steps(detector: GpuDetector, frame: Frame, repeats: int) -> dict[str, A
         raw = detector.decoder.result()
         stamps.append(time.perf_counter())
         Detections(
-            geometry.to_source(raw.boxes),
+            raw.boxes,
             raw.scores,
             raw.class_ids,
             detector.names,
@@ -384,8 +405,8 @@ def letterbox_errors(detector: GpuDetector, frames: dict[str, Frame]) -> dict[st
     cases: list[dict[str, Any]] = []
     summary: dict[str, Any] = {}
     for dtype, label in ((np.float32, "fp32"), (np.float16, "fp16")):
-        letterbox = GpuLetterbox(device, dtype)
         cpu = Preprocessor(640, rect=True, dtype=dtype)
+        letterbox = GpuLetterbox(device, cpu)
         worst, total, count, exact = 0.0, 0.0, 0, 0
         for name, image in images.items():
             for pixel_format, pixels in pixel_format_variants(image).items():
@@ -464,6 +485,8 @@ def plot(report: dict[str, Any], out_dir: Path) -> list[str]:
         values = np.sort(np.asarray(samples[method]))
         axis.step(values, np.arange(1, len(values) + 1) / len(values), where="post", label=method)
     axis.set_xscale("log")
+    ticks = [t for t in (1, 1.25, 1.5, 2, 3, 5, 8, 12, 20) if t <= axis.get_xlim()[1]]
+    axis.set_xticks(ticks, [f"{t:g}" for t in ticks])
     axis.set_xlabel("ms per frame (log scale)")
     axis.set_ylabel("fraction of frames")
     axis.set_title(f"Latency CDF at {GOAL_SIZE}")
@@ -501,7 +524,8 @@ def environment(detector: GpuDetector) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "backend": detector.backend.version,
         "kernels": {name: source_digest(name) for name in ("letterbox.cu", "postprocess.cu")},
-        "git_commit": git_commit(),
+        # the GPU machine gets a copy of the working tree, not necessarily its git history
+        "git_commit": os.environ.get("YOLO_TRT_ROS_GIT_COMMIT") or git_commit(),
     }
 
 

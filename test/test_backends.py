@@ -116,6 +116,10 @@ def test_auto_skips_an_installed_backend_whose_check_refuses(
     assert resolve_backend("auto", Path("m.onnx")).name == "accepts"
     # Naming a backend skips the check: its load() says what is wrong.
     assert resolve_backend("refuses", Path("m.onnx")).name == "refuses"
+    with pytest.raises(BackendNotAvailableError, match=r"cannot be imported.*install me"):
+        registry.BackendEntry(
+            "x", "no_such_module_here:X", (".onnx",), "json", "install me"
+        ).load_class()
     monkeypatch.setattr(registry, "BACKENDS", (entry("broken", "no_such_module_here:check"),))
     with pytest.raises(BackendNotAvailableError, match=r"no backend for \.onnx files"):
         resolve_backend("auto", Path("m.onnx"))

@@ -17,6 +17,7 @@ from gpu_support import CUDA_PYTHON_MISSING, cuda_skip_reason, model_path
 pytest.importorskip("cuda.bindings", reason=CUDA_PYTHON_MISSING)
 
 from yolo_trt_ros.core.decode import DecodeSettings, RawDetections, decode
+from yolo_trt_ros.core.letterbox import LetterboxGeometry
 from yolo_trt_ros.core.preprocess import PIXEL_FORMATS, Preprocessor
 from yolo_trt_ros.errors import CudaError
 from yolo_trt_ros.gpu.decode import GpuRawDecoder
@@ -169,25 +170,34 @@ def test_letterbox_kernel_matches_the_cpu_preprocessor(
     assert padding == 0 or not image.flags.c_contiguous  # the row step really differs
     cpu = Preprocessor(size, rect=rect, dtype=dtype)
     expected, geometry = cpu(image, pixel_format)
-    uploader = HostImageUploader(device, threads=3, min_band_bytes=1)
-    letterbox = GpuLetterbox(device, dtype)
+    uploaders = {
+        "pinned, 3 threads": HostImageUploader(
+            device, threads=3, min_band_bytes=1, staging="pinned"
+        ),
+        "pinned, bands": HostImageUploader(device, min_band_bytes=1, staging="pinned"),
+        "pageable": HostImageUploader(device),
+    }
+    letterbox = GpuLetterbox(device, cpu)
     channels = 1 if image.ndim == 2 else image.shape[2]
     results = {}
     try:
-        # Every row, and only the rows the resize reads: both must give the CPU's tensor.
+        # Every row, and only the rows the resize reads: all must give the CPU's tensor.
         for rows in (None, letterbox.source_rows(geometry, channels)):
-            with poisoned(device, expected.shape, dtype) as out:
-                source = uploader.upload(image, stream, rows)
-                letterbox.enqueue(
-                    source, pixel_format, geometry, out.array(expected.shape, dtype), stream
-                )
-                stream.synchronize()
-                uploader.consumed()
-                results["all rows" if rows is None else f"{len(rows)} rows read"] = np.asarray(
-                    to_host(out.array(expected.shape, dtype)), np.float64
-                )
+            for name, uploader in uploaders.items():
+                with poisoned(device, expected.shape, dtype) as out:
+                    source = uploader.upload(image, stream, rows)
+                    letterbox.enqueue(
+                        source, pixel_format, geometry, out.array(expected.shape, dtype), stream
+                    )
+                    stream.synchronize()
+                    uploader.consumed()
+                    label = f"{name}, {'all rows' if rows is None else f'{len(rows)} rows read'}"
+                    results[label] = np.asarray(
+                        to_host(out.array(expected.shape, dtype)), np.float64
+                    )
     finally:
-        uploader.close()
+        for uploader in uploaders.values():
+            uploader.close()
         letterbox.close()
     for name, got in results.items():
         assert not np.isnan(got).any(), f"{name}: the kernel left elements unwritten"
@@ -198,7 +208,7 @@ def test_letterbox_kernel_matches_the_cpu_preprocessor(
 
 
 def test_shrinking_by_three_reads_one_row_in_three(device: CudaDevice) -> None:
-    letterbox = GpuLetterbox(device, np.float16)
+    letterbox = GpuLetterbox(device, Preprocessor(640, rect=True, dtype=np.float16))
     _, geometry = Preprocessor(640, rect=True)(np.zeros((1080, 1920, 3), np.uint8))
     rows = letterbox.source_rows(geometry, 3)
     assert rows is not None and rows.tolist() == list(range(1, 1080, 3))
@@ -212,9 +222,10 @@ def test_letterbox_reads_a_device_image_with_a_row_step(device: CudaDevice, stre
     height, width, step = 301, 517, 517 * 3 + 45
     rows = rng.integers(0, 256, (height, step), dtype=np.uint8)
     image = rows[:, : width * 3].reshape(height, width, 3)
-    cpu = Preprocessor(640, rect=True)
+    # BGR tensors and another pad value too: the letterbox copies the CPU preprocessor's settings.
+    cpu = Preprocessor(640, rect=True, pad_value=0, channel_order="bgr")
     expected, geometry = cpu(image, "rgb8")
-    letterbox = GpuLetterbox(device, np.float32)
+    letterbox = GpuLetterbox(device, cpu)
     with (
         DeviceBuffer(device, rows.nbytes) as source,
         poisoned(device, expected.shape, np.float32) as out,
@@ -234,7 +245,7 @@ def test_letterbox_reads_a_device_image_with_a_row_step(device: CudaDevice, stre
 
 
 def test_letterbox_refuses_mismatched_buffers(device: CudaDevice, stream: Stream) -> None:
-    letterbox = GpuLetterbox(device, np.float16)
+    letterbox = GpuLetterbox(device, Preprocessor(640, rect=True, dtype=np.float16))
     cpu = Preprocessor(640, rect=True)
     _, geometry = cpu(np.zeros((480, 640, 3), np.uint8))
     image = DeviceImage(1 << 20, 480, 640, 3, 640 * 3)
@@ -254,8 +265,8 @@ def test_letterbox_refuses_mismatched_buffers(device: CudaDevice, stream: Stream
 
 
 @pytest.fixture(scope="module")
-def heads() -> dict[str, npt.NDArray[np.float32]]:
-    """Raw YOLO11n heads of the sample images from ONNX Runtime (the CPU reference)."""
+def heads() -> dict[str, tuple[npt.NDArray[np.float32], LetterboxGeometry]]:
+    """Raw YOLO11n heads of the sample images from ONNX Runtime (the CPU reference), with geometry."""
     import onnxruntime
     from sample_images import build_sample_images
 
@@ -263,8 +274,9 @@ def heads() -> dict[str, npt.NDArray[np.float32]]:
     preprocess = Preprocessor(640, rect=True)
     out = {}
     for name, image in build_sample_images().items():
-        tensor, _ = preprocess(image)
-        (out[name],) = session.run(None, {"images": np.array(tensor)})
+        tensor, geometry = preprocess(image)
+        (head,) = session.run(None, {"images": np.array(tensor)})
+        out[name] = (head, geometry)
     return out
 
 
@@ -288,24 +300,32 @@ SETTINGS = [
 def test_gpu_decoder_gives_the_cpu_decoders_answer(
     device: CudaDevice,
     stream: Stream,
-    heads: dict[str, npt.NDArray[np.float32]],
+    heads: dict[str, tuple[npt.NDArray[np.float32], LetterboxGeometry]],
     nms: str,
     head_dtype: type[np.floating],
 ) -> None:
     decoder = GpuRawDecoder(device, 80, nms=nms)
     try:
-        for name, float_head in heads.items():
+        for name, (float_head, geometry) in heads.items():
             head = np.ascontiguousarray(float_head.astype(head_dtype))
             with DeviceBuffer(device, head.nbytes) as buffer:
                 copy_host_to_device_now(buffer.ptr, head)
                 for settings in SETTINGS:
-                    decoder.enqueue(buffer.array(head.shape, head.dtype), settings, stream)
-                    stream.synchronize()
                     expected = decode("raw", [head], settings)[0]
-                    try:
-                        assert_same(decoder.result(), expected)
-                    except AssertionError as error:
-                        raise AssertionError(f"{name} {settings}: {error}") from None
+                    in_source = RawDetections(
+                        geometry.to_source(expected.boxes), expected.scores, expected.class_ids
+                    )
+                    # Boxes in model-input pixels, then mapped back to the image (on the GPU).
+                    for mapping, wanted in ((None, expected), (geometry, in_source)):
+                        decoder.enqueue(
+                            buffer.array(head.shape, head.dtype), settings, stream, mapping
+                        )
+                        stream.synchronize()
+                        try:
+                            assert_same(decoder.result(), wanted)
+                        except AssertionError as error:
+                            where = "source" if mapping else "input"
+                            raise AssertionError(f"{name} {settings} {where}: {error}") from None
     finally:
         decoder.close()
 

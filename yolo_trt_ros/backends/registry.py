@@ -52,7 +52,13 @@ class BackendEntry:
     def load_class(self) -> type[Backend]:
         """Import and return the backend class."""
         module_name, class_name = self.implementation.split(":")
-        backend_class: type[Backend] = getattr(importlib.import_module(module_name), class_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:  # e.g. an optional library the runtime needs is missing
+            raise BackendNotAvailableError(
+                f"backend {self.name} cannot be imported ({error}): {self.install_hint}"
+            ) from error
+        backend_class: type[Backend] = getattr(module, class_name)
         return backend_class
 
 
@@ -70,7 +76,7 @@ BACKENDS: tuple[BackendEntry, ...] = (
         implementation="yolo_trt_ros.backends.torch_backend:TorchBackend",
         suffixes=(".onnx", ".torchscript"),
         requires="torch",
-        install_hint="pip install torch (a CUDA build) onnx2torch; it runs on NVIDIA GPUs only",
+        install_hint="pip install torch (a CUDA build) onnx2torch cuda-bindings; NVIDIA GPUs only",
         usable="yolo_trt_ros.backends.torch_backend:usable_for",
     ),
     BackendEntry(

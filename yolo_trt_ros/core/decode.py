@@ -24,7 +24,14 @@ import numpy.typing as npt
 from yolo_trt_ros.core.nms import nms
 from yolo_trt_ros.errors import InvalidSettingError, UnsupportedModelError
 
-__all__ = ["DECODERS", "DecodeSettings", "RawDetections", "decode", "detect_output_layout"]
+__all__ = [
+    "DECODERS",
+    "DecodeSettings",
+    "RawDetections",
+    "decode",
+    "detect_output_layout",
+    "suppress",
+]
 
 Shape = Sequence[int | str | None]
 
@@ -87,21 +94,34 @@ def _decode_raw(
         keep = _class_mask(class_ids, settings.classes)
         if keep is not None:
             candidates, scores, class_ids = candidates[keep], scores[keep], class_ids[keep]
-        if candidates.size > settings.max_nms:
-            top = np.argsort(-scores, kind="stable")[: settings.max_nms]
-            candidates, scores, class_ids = candidates[top], scores[top], class_ids[top]
         xywh = prediction[:4, candidates].T.astype(np.float32)
         half_wh = xywh[:, 2:] / np.float32(2)
         boxes = np.concatenate([xywh[:, :2] - half_wh, xywh[:, :2] + half_wh], axis=1)
-        kept = nms(
-            boxes,
-            scores,
-            settings.iou,
-            class_ids=None if settings.agnostic else class_ids,
-            max_keep=settings.max_det,
-        )
-        results.append(RawDetections(boxes[kept], scores[kept], class_ids[kept]))
+        results.append(suppress(boxes, scores, class_ids, settings))
     return results
+
+
+def suppress(
+    boxes: npt.NDArray[np.float32],
+    scores: npt.NDArray[np.float32],
+    class_ids: npt.NDArray[np.int64],
+    settings: DecodeSettings,
+) -> RawDetections:
+    """Finish raw decoding: the best ``max_nms`` candidates (in order), NMS, at most ``max_det``.
+
+    Candidates come in anchor order; ties in score keep that order, as in Ultralytics.
+    """
+    if len(scores) > settings.max_nms:
+        top = np.argsort(-scores, kind="stable")[: settings.max_nms]
+        boxes, scores, class_ids = boxes[top], scores[top], class_ids[top]
+    kept = nms(
+        boxes,
+        scores,
+        settings.iou,
+        class_ids=None if settings.agnostic else class_ids,
+        max_keep=settings.max_det,
+    )
+    return RawDetections(boxes[kept], scores[kept], class_ids[kept])
 
 
 def _filter_suppressed(

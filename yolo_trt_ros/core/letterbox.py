@@ -61,8 +61,9 @@ class LetterboxGeometry:
         offset, scale, limit = self._to_source_constants
         out = np.asarray(boxes, dtype=np.float32).reshape(-1, 4) - offset
         out /= scale
-        clipped: Boxes = np.clip(out, np.float32(0), limit)
-        return clipped
+        np.maximum(out, np.float32(0), out=out)  # as np.clip, at a fraction of its overhead
+        np.minimum(out, limit, out=out)
+        return out
 
     @cached_property
     def _to_source_constants(self) -> tuple[Boxes, Boxes, Boxes]:

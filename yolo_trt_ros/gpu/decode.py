@@ -19,8 +19,8 @@ from typing import Final
 
 import numpy as np
 
-from yolo_trt_ros.core.decode import DecodeSettings, RawDetections
-from yolo_trt_ros.core.nms import nms as host_nms
+from yolo_trt_ros.core.decode import DecodeSettings, RawDetections, suppress
+from yolo_trt_ros.core.letterbox import LetterboxGeometry
 from yolo_trt_ros.errors import CudaError, InvalidSettingError
 from yolo_trt_ros.gpu.kernels import Kernel, load_module
 from yolo_trt_ros.gpu.runtime import (
@@ -47,8 +47,13 @@ _SELECT_BLOCK: Final = 256
 _SUPPRESS_THREADS: Final = 1024
 # select_candidates(head, classes, anchors, conf, class mask, candidates, count, capacity)
 _SELECT_ARGUMENTS: Final = ("ptr", "i32", "i32", "f32", "ptr", "ptr", "ptr", "i32")
-# suppress(candidates, count, capacity, max_nms, sorted, iou, agnostic, max_det, out)
-_SUPPRESS_ARGUMENTS: Final = ("ptr", "ptr", "i32", "i32", "ptr", "f32", "i32", "i32", "ptr")
+# suppress(candidates, count, capacity, max_nms, sorted, iou, agnostic, max_det, out,
+#          map_boxes, left, top, scale_x, scale_y, width, height)
+_SUPPRESS_ARGUMENTS: Final = (
+    *("ptr", "ptr", "i32", "i32", "ptr", "f32", "i32", "i32", "ptr", "i32"),
+    *("f32",) * 6,
+)
+_NO_MAPPING: Final = (0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0)
 _CANDIDATE_DTYPE: Final = np.dtype(
     [
         ("box", np.float32, 4),
@@ -58,6 +63,13 @@ _CANDIDATE_DTYPE: Final = np.dtype(
         ("pad", np.int32),
     ]
 )
+
+
+def _mapping(geometry: LetterboxGeometry) -> tuple[float, ...]:
+    """Return the suppress kernel's to_source arguments, as the float32 values NumPy uses."""
+    scale_x, scale_y = (float(np.float32(scale)) for scale in geometry.scale_xy)
+    height, width = geometry.source_hw
+    return (1, float(geometry.left), float(geometry.top), scale_x, scale_y, width, height)
 
 
 class GpuRawDecoder:
@@ -81,12 +93,17 @@ class GpuRawDecoder:
         self._max_det = 0
         self._work: DeviceBuffer | None = None  # count | candidates | sorted | output
         self._host: PinnedBuffer | None = None
+        self._header_view = np.zeros(4, np.int32)  # views of _host once it exists
+        self._rows_view = np.zeros((0, _ROW_FLOATS), np.float32)
         self._mask_device = DeviceBuffer(device, num_classes)
         self._mask_host = PinnedBuffer(device, num_classes)
         self._mask_classes: tuple[int, ...] | None = None
         self._mask_dirty = False
         self._settings = DecodeSettings()
         self._pending_stream: Stream | None = None
+        self._thresholds_for: tuple[object, ...] = ()
+        self._geometry: LetterboxGeometry | None = None
+        self._thresholds = (0.0, 0.0)
 
     # Layout of the work buffer: [count int32 | pad to 256] [candidates] [sorted] [header + rows].
     def _offsets(self) -> tuple[int, int, int]:
@@ -111,6 +128,8 @@ class GpuRawDecoder:
         _, _, output = self._offsets()
         self._work = DeviceBuffer(self.device, output + self._output_bytes())
         self._host = PinnedBuffer(self.device, self._output_bytes())
+        self._header_view = self._host.array((4,), np.int32)
+        self._rows_view = self._host.array((self._max_det, _ROW_FLOATS), np.float32, _HEADER_BYTES)
         fill_int32(self._work.ptr, 0, 1)  # the candidate counter starts at zero
 
     def _class_mask_ptr(self, settings: DecodeSettings, stream: Stream) -> int:
@@ -129,8 +148,19 @@ class GpuRawDecoder:
             self._mask_classes = settings.classes
         return self._mask_device.ptr
 
-    def enqueue(self, head: DeviceArray, settings: DecodeSettings, stream: Stream) -> None:
-        """Queue decoding of one raw head output on ``stream`` (read the result after syncing)."""
+    def enqueue(
+        self,
+        head: DeviceArray,
+        settings: DecodeSettings,
+        stream: Stream,
+        geometry: LetterboxGeometry | None = None,
+    ) -> None:
+        """Queue decoding of one raw head output on ``stream`` (read the result after syncing).
+
+        With ``geometry`` the boxes come back in source-image pixels, mapped exactly as
+        ``geometry.to_source`` maps them (on the GPU with ``nms="gpu"``); without, in model-input
+        pixels.
+        """
         if len(head.shape) != 3 or head.shape[0] != 1 or head.shape[1] != 4 + self.num_classes:
             raise CudaError(
                 f"the GPU decoder takes a (1, {4 + self.num_classes}, anchors) head, got {head.shape}"
@@ -143,8 +173,14 @@ class GpuRawDecoder:
         assert self._work is not None and self._host is not None
         candidates, sorted_, output = self._offsets()
         work = self._work.ptr
-        # The CPU decoder compares scores with the threshold in the head's own precision.
-        conf = float(np.asarray(settings.conf, dtype=head.dtype))
+        if (settings, head.dtype) != self._thresholds_for:
+            # The CPU decoder compares scores with conf in the head's own precision, IoUs in float32.
+            self._thresholds = (
+                float(np.asarray(settings.conf, dtype=head.dtype)),
+                float(np.float32(settings.iou)),
+            )
+            self._thresholds_for = (settings, head.dtype)
+        conf, iou = self._thresholds
         kernel.launch(
             ((anchors + _SELECT_BLOCK - 1) // _SELECT_BLOCK, 1, 1),
             (_SELECT_BLOCK, 1, 1),
@@ -168,10 +204,11 @@ class GpuRawDecoder:
                 self._capacity,
                 settings.max_nms,
                 work + sorted_,
-                float(np.float32(settings.iou)),
+                iou,
                 int(settings.agnostic),
                 settings.max_det,
                 work + output,
+                *(_NO_MAPPING if geometry is None else _mapping(geometry)),
             )
             copy_device_to_host(
                 self._host.ptr, work + output, _HEADER_BYTES + settings.max_det * 24, stream
@@ -182,20 +219,21 @@ class GpuRawDecoder:
             copy_device_to_host(self._host.ptr + _HEADER_BYTES, work + candidates, batch, stream)
             fill_int32(work, 0, 1, stream)
         self._settings = settings
+        self._geometry = geometry
         self._pending_stream = stream
 
     def result(self) -> RawDetections:
         """Return the decoded detections of the last ``enqueue`` (call after synchronising)."""
         if self._host is None or self._work is None or self._pending_stream is None:
             raise RuntimeError("result() needs an enqueue() first")
-        header = self._host.array((4,), np.int32)
+        header = self._header_view
         if self.nms == "gpu":
-            kept = int(header[0])
-            rows = self._host.array((kept, _ROW_FLOATS), np.float32, offset=_HEADER_BYTES)
-            return RawDetections(
-                np.array(rows[:, :4]), np.array(rows[:, 4]), rows[:, 5].astype(np.int64)
-            )
-        return self._host_nms(min(int(header[0]), self._capacity))
+            rows = self._rows_view[: int(header[0])].copy()
+            return RawDetections(rows[:, :4], rows[:, 4], rows[:, 5].astype(np.int64))
+        raw = self._host_nms(min(int(header[0]), self._capacity))
+        if self._geometry is None:
+            return raw
+        return RawDetections(self._geometry.to_source(raw.boxes), raw.scores, raw.class_ids)
 
     def _host_nms(self, count: int) -> RawDetections:
         assert self._host is not None and self._work is not None
@@ -208,19 +246,12 @@ class GpuRawDecoder:
             copy_device_to_host_now(rest, candidates)
             found = np.concatenate([found, rest])
         found = found[np.argsort(found["anchor"], kind="stable")]  # the CPU decoder's order
-        scores, class_ids = found["score"], found["class_id"].astype(np.int64)
-        boxes = found["box"]
-        if len(found) > settings.max_nms:
-            top = np.argsort(-scores, kind="stable")[: settings.max_nms]
-            boxes, scores, class_ids = boxes[top], scores[top], class_ids[top]
-        kept = host_nms(
-            boxes,
-            scores,
-            settings.iou,
-            class_ids=None if settings.agnostic else class_ids,
-            max_keep=settings.max_det,
+        return suppress(
+            np.ascontiguousarray(found["box"]),
+            np.ascontiguousarray(found["score"]),
+            found["class_id"].astype(np.int64),
+            settings,
         )
-        return RawDetections(boxes[kept], scores[kept], class_ids[kept])
 
     def _free_work(self) -> None:
         if self._work is not None:

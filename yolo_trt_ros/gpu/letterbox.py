@@ -17,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from yolo_trt_ros.core.letterbox import LetterboxGeometry
-from yolo_trt_ros.core.preprocess import PIXEL_FORMATS
-from yolo_trt_ros.errors import CudaError, InvalidImageError, InvalidSettingError
+from yolo_trt_ros.core.preprocess import PIXEL_FORMATS, Preprocessor
+from yolo_trt_ros.errors import CudaError, InvalidImageError
 from yolo_trt_ros.gpu.kernels import Kernel, load_module
 from yolo_trt_ros.gpu.resize_taps import column_taps, row_taps
 from yolo_trt_ros.gpu.runtime import (
@@ -96,33 +96,17 @@ class GpuLetterbox:
 
     Args:
         device: the GPU (kernels compile on first use, once per process).
-        dtype: the input tensor's element type, float16 or float32.
-        pad_value: grey level of the padding (Ultralytics: 114).
-        channel_order: "rgb" (Ultralytics models) or "bgr".
+        like: the CPU ``Preprocessor`` whose output to reproduce: its element type (float16 or
+            float32), pad value and channel order (its geometry comes with each call).
 
     """
 
-    def __init__(
-        self,
-        device: CudaDevice,
-        dtype: npt.DTypeLike,
-        *,
-        pad_value: int = 114,
-        channel_order: str = "rgb",
-    ) -> None:
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.float16, np.float32):
-            raise InvalidSettingError(f"input tensors are float32 or float16, not {self.dtype}")
-        if not 0 <= pad_value <= 255:
-            raise InvalidSettingError(f"pad value must be within 0..255, got {pad_value}")
-        if channel_order not in ("rgb", "bgr"):
-            raise InvalidSettingError(
-                f"channel order must be 'rgb' or 'bgr', got {channel_order!r}"
-            )
+    def __init__(self, device: CudaDevice, like: Preprocessor) -> None:
         self.device = device
-        self.channel_order = channel_order
+        self.dtype = like.dtype
+        self.channel_order = like.channel_order
         # The CPU path fills float32(pad) / float32(255), cast to the buffer's type: same value.
-        self.pad = float(np.float32(pad_value) / np.float32(255))
+        self.pad = float(np.float32(like.pad_value) / np.float32(255))
         suffix = "fp16" if self.dtype == np.float16 else "fp32"
         self._kernel = Kernel(
             load_module(device, "letterbox.cu"), f"letterbox_{suffix}", _ARGUMENTS

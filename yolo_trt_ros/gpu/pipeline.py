@@ -28,6 +28,7 @@ from yolo_trt_ros.backends.base import Backend
 from yolo_trt_ros.backends.device import DeviceBackend
 from yolo_trt_ros.core.decode import RawDetections, decode
 from yolo_trt_ros.core.detections import Detections
+from yolo_trt_ros.core.letterbox import LetterboxGeometry
 from yolo_trt_ros.core.preprocess import _checked_pixels, guess_pixel_format
 from yolo_trt_ros.detector import Detector, StageTimes
 from yolo_trt_ros.errors import BackendNotAvailableError
@@ -79,11 +80,13 @@ class GpuDetector(Detector):
     Args:
         backend: a loaded ``DeviceBackend`` (torch now; TensorRT later); closed with the detector.
         nms: "gpu" (default) or "host": where NMS runs (decoding and filtering are always on the GPU).
+        upload_staging: "pageable" (default) or "pinned" (see ``HostImageUploader``).
         upload_threads: threads staging each frame in pinned memory (see ``HostImageUploader``).
         upload_rows_read_only: upload only the source rows the resize reads (same result, fewer
             bytes when shrinking; True by default).
-        stage_timing: time pre-, inference and post-processing with CUDA events (``last_times``);
-            False leaves only the total, measured on the host.
+        stage_timing: time preprocessing (upload and letterbox) and inference with CUDA events,
+            postprocessing as the rest of the frame's wall time (``last_times``); False leaves only
+            the total, measured on the host.
         **settings: the ``Detector`` settings (conf, iou, max_det, classes, agnostic, imgsz, rect).
 
     """
@@ -93,7 +96,8 @@ class GpuDetector(Detector):
         backend: Backend,
         *,
         nms: str = "gpu",
-        upload_threads: int | None = None,
+        upload_staging: str = "pageable",
+        upload_threads: int = 1,
         upload_rows_read_only: bool = True,
         stage_timing: bool = True,
         **settings: Any,
@@ -108,13 +112,9 @@ class GpuDetector(Detector):
         device = backend.cuda_device
         self.cuda_device = device
         self.stream = Stream(device)
-        self.uploader = (
-            HostImageUploader(device)
-            if upload_threads is None
-            else HostImageUploader(device, threads=upload_threads)
-        )
+        self.uploader = HostImageUploader(device, threads=upload_threads, staging=upload_staging)
         self.upload_rows_read_only = upload_rows_read_only
-        self.letterbox = GpuLetterbox(device, self.preprocessor.dtype)
+        self.letterbox = GpuLetterbox(device, self.preprocessor)
         self.decoder: GpuRawDecoder | None = (
             GpuRawDecoder(device, len(self.names) or self._classes_from_head(), nms=nms)
             if self.layout == "raw"
@@ -122,7 +122,7 @@ class GpuDetector(Detector):
         )
         self._host_outputs = _HostOutputs(backend) if self.decoder is None else None
         self.stage_timing = stage_timing
-        self._events = [Event(timing=True) for _ in range(4)]
+        self._events = [Event(timing=True) for _ in range(3)]
         self._done = Event()
 
     def _classes_from_head(self) -> int:
@@ -178,37 +178,36 @@ class GpuDetector(Detector):
         outputs = self.backend.enqueue(stream)
         if self.stage_timing:
             events[2].record(stream)
-        if self.decoder is not None:
-            self.decoder.enqueue(outputs[0], self.settings, stream)
+        if self.decoder is not None:  # boxes come back already in source pixels
+            self.decoder.enqueue(outputs[0], self.settings, stream, geometry)
         else:
             assert self._host_outputs is not None
             self._host_outputs.enqueue(outputs, stream)
-        if self.stage_timing:
-            events[3].record(stream)
         self._done.record(stream)
         self._done.synchronize()  # the one wait of the frame
         self.uploader.consumed()
-        raw = self._read_detections()
+        raw = self._read_detections(geometry)
         detections = Detections(
-            geometry.to_source(raw.boxes), raw.scores, raw.class_ids, self.names, geometry.source_hw
+            raw.boxes, raw.scores, raw.class_ids, self.names, geometry.source_hw
         )
         total_ms = (time.perf_counter() - start) * 1e3
         if self.stage_timing:
-            pre, infer, post = (events[i].elapsed_ms(events[i + 1]) for i in range(3))
-            # Host work before the first and after the last event counts as pre/post-processing.
-            post = max(post, total_ms - pre - infer)
-            self.last_times = StageTimes(pre, infer, post)
+            pre, infer = events[0].elapsed_ms(events[1]), events[1].elapsed_ms(events[2])
+            # Postprocessing: the rest of the frame's wall time (decode, copy back, boxes).
+            self.last_times = StageTimes(pre, infer, max(total_ms - pre - infer, 0.0))
         else:
             self.last_times = StageTimes(0.0, 0.0, total_ms)
         return detections
 
     detect = __call__
 
-    def _read_detections(self) -> RawDetections:
+    def _read_detections(self, geometry: LetterboxGeometry) -> RawDetections:
+        """Return the frame's detections in source-image pixels."""
         if self.decoder is not None:
             return self.decoder.result()
         assert self._host_outputs is not None
-        return decode(self.layout, self._host_outputs.outputs(), self.settings)[0]
+        raw = decode(self.layout, self._host_outputs.outputs(), self.settings)[0]
+        return RawDetections(geometry.to_source(raw.boxes), raw.scores, raw.class_ids)
 
     def warmup(self, runs: int = 1, image_sizes: Iterable[tuple[int, int]] = ()) -> None:
         """Prepare the model and buffers for the input size and each (height, width) in image_sizes."""

@@ -7,8 +7,10 @@
 // suppress: one block sorts the candidates by (score descending, anchor ascending), which is the
 // CPU decoder's stable order, then runs greedy NMS with torchvision's semantics (drop a box whose
 // IoU with a kept box is > threshold; same class only unless agnostic; 0/0 never suppresses), and
-// writes at most max_det rows (x1, y1, x2, y2, score, class) after a header holding the count.
-// It also clears the candidate counter for the next frame. Compiled with --fmad=false so box and
+// writes at most max_det rows (x1, y1, x2, y2, score, class) after a header holding the count,
+// with the boxes mapped back to the source image when asked (LetterboxGeometry.to_source's float32
+// arithmetic: subtract the padding, divide by the scale, clip to the image). It also clears the
+// candidate counter for the next frame. Compiled with --fmad=false so box and
 // IoU arithmetic round exactly as the NumPy decoder's float32 does.
 
 typedef unsigned short u16;
@@ -79,12 +81,20 @@ __device__ __forceinline__ bool ranks_before(float score_a, int anchor_a, float 
     return score_a > score_b || (score_a == score_b && anchor_a < anchor_b);
 }
 
+// to_source: (x - left) / scale_x, clipped to [0, width]; NaN stays NaN, as with NumPy.
+__device__ __forceinline__ float to_source(float value, float offset, float scale, float limit) {
+    const float mapped = (value - offset) / scale;
+    return mapped != mapped ? mapped : fminf(fmaxf(mapped, 0.0f), limit);
+}
+
 // Launch with one block of SUPPRESS_THREADS threads. sorted has room for capacity candidates;
 // out holds 4 ints of header (count, candidates seen, 0, 0) then max_det rows of 6 floats.
+// map_boxes: 0 keeps model-input pixels; 1 maps with (left, top, scale_x, scale_y, width, height).
 extern "C" __global__ void __launch_bounds__(SUPPRESS_THREADS) suppress(
     const Candidate* __restrict__ candidates, int* __restrict__ count, int capacity, int max_nms,
     Candidate* __restrict__ sorted, float iou_threshold, int agnostic, int max_det,
-    int* __restrict__ out) {
+    int* __restrict__ out, int map_boxes, float left, float top, float scale_x, float scale_y,
+    float width, float height) {
     __shared__ float tile_score[SUPPRESS_THREADS];
     __shared__ int tile_anchor[SUPPRESS_THREADS];
     __shared__ unsigned char removed[MAX_CANDIDATES];
@@ -128,10 +138,17 @@ extern "C" __global__ void __launch_bounds__(SUPPRESS_THREADS) suppress(
         const Candidate best = sorted[i];
         if (tid == 0) {
             float* row = rows + 6 * kept;
-            row[0] = best.x1;
-            row[1] = best.y1;
-            row[2] = best.x2;
-            row[3] = best.y2;
+            if (map_boxes) {
+                row[0] = to_source(best.x1, left, scale_x, width);
+                row[1] = to_source(best.y1, top, scale_y, height);
+                row[2] = to_source(best.x2, left, scale_x, width);
+                row[3] = to_source(best.y2, top, scale_y, height);
+            } else {
+                row[0] = best.x1;
+                row[1] = best.y1;
+                row[2] = best.x2;
+                row[3] = best.y2;
+            }
             row[4] = best.score;
             row[5] = (float)best.class_id;
         }

@@ -40,6 +40,7 @@ __all__ = [
     "copy_device_to_host_now",
     "copy_host_to_device",
     "copy_host_to_device_now",
+    "copy_rows_host_to_device",
     "fill_int32",
 ]
 
@@ -393,3 +394,19 @@ def copy_device_to_host_now(host: npt.NDArray[Any], device_ptr: int) -> None:
     if not host.flags.c_contiguous:
         raise CudaError("copy_device_to_host_now needs a C-contiguous host array")
     check(cu.cuMemcpyDtoH(host.ctypes.data, device_ptr, host.nbytes))
+
+
+def copy_rows_host_to_device(
+    device_ptr: int, host_ptr: int, stream: Stream, *, host_pitch: int, row_bytes: int, rows: int
+) -> None:
+    """Queue a 2-D copy of ``rows`` rows of ``row_bytes``, ``host_pitch`` bytes apart, packed on the device."""
+    copy = cu.CUDA_MEMCPY2D()
+    copy.srcMemoryType = cu.CUmemorytype.CU_MEMORYTYPE_HOST
+    copy.srcHost = host_ptr
+    copy.srcPitch = host_pitch
+    copy.dstMemoryType = cu.CUmemorytype.CU_MEMORYTYPE_DEVICE
+    copy.dstDevice = device_ptr
+    copy.dstPitch = row_bytes
+    copy.WidthInBytes = row_bytes
+    copy.Height = rows
+    check(cu.cuMemcpy2DAsync(copy, stream.handle))

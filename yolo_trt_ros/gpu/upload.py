@@ -1,12 +1,12 @@
-"""Host image -> device image through a pinned staging buffer, band by band.
+"""Host image -> device image, copying only the rows the resize reads.
 
-A camera frame arrives in ordinary (pageable) memory. ``HostImageUploader.upload`` copies it into
-page-locked memory and queues the host-to-device copy band by band, each band's DMA as soon as it
-is staged, so the DMA overlaps the staging of the next band (optionally several threads stage the
-bands in parallel: NumPy releases the GIL while it copies). Given the rows the resize reads
-(``GpuLetterbox.source_rows``), only those rows are staged and sent: shrinking 1080 rows to 360
-reads one row in three. Both buffers grow to the largest frame seen and are then reused: a steady
-stream of frames allocates nothing. Any row step is accepted: rows are packed on the way.
+A camera frame arrives in ordinary (pageable) memory. ``HostImageUploader.upload`` queues its
+copy to the device on the pipeline's stream. By default the driver copies straight from the
+image's memory (one 2-D copy picks evenly spaced rows); otherwise the uploader stages the frame in
+page-locked memory band by band, each band's DMA overlapping the staging of the next. Given the
+rows the resize reads (``GpuLetterbox.source_rows``), only those rows travel: shrinking 1080 rows
+to 360 reads one row in three. Buffers grow to the largest frame seen and are then reused: a
+steady stream of frames allocates nothing. Any row step is accepted: rows are packed on the way.
 """
 
 from __future__ import annotations
@@ -27,12 +27,14 @@ from yolo_trt_ros.gpu.runtime import (
     PinnedBuffer,
     Stream,
     copy_host_to_device,
+    copy_rows_host_to_device,
 )
 
 __all__ = ["HostImageUploader"]
 
 _MAX_IMAGE_BYTES: Final = 1 << 31  # the kernel indexes with 32-bit row offsets
 _MAX_BANDS: Final = 4
+_STAGINGS: Final = ("pinned", "pageable")
 
 
 def _stage(
@@ -56,13 +58,18 @@ class HostImageUploader:
 
     Args:
         device: the GPU.
-        threads: threads that stage a frame's bands in parallel; 1 (default): the calling thread
-            stages them one after another, each band's DMA overlapping the next band's copy
-            (measured on an H200 host: host copies ran at about 14 GB/s per thread and did not
-            scale with threads, the DMA at 50 GB/s).
+        threads: threads that stage a frame's bands in pinned memory in parallel; 1 (default):
+            the calling thread stages them one after another, each band's DMA overlapping the
+            next band's copy (on the H200 host more threads did not copy faster).
         min_band_bytes: smallest band worth a copy call of its own (at most 4 bands).
         write_combined: stage in write-combined pinned memory (faster to fill and to send on
             some machines; never read back by the CPU here).
+        staging: "pageable" (default) lets the driver copy straight from the image's own memory
+            (the rows read with one 2-D copy when they are evenly spaced), returning once the
+            driver holds the data; "pinned" stages in page-locked memory ourselves, band by band.
+            Images whose rows are not packed, or whose rows read are unevenly spaced, are always
+            staged. Measured on an H200 host with a 1080p frame (360 of 1080 rows read): 0.18 ms
+            pageable, 0.33 ms pinned (NumPy copied at 12.6 GB/s there, the DMA ran at 48 GB/s).
 
     """
 
@@ -73,7 +80,10 @@ class HostImageUploader:
         threads: int = 1,
         min_band_bytes: int = 1 << 19,
         write_combined: bool = False,
+        staging: str = "pageable",
     ) -> None:
+        if staging not in _STAGINGS:
+            raise InvalidSettingError(f"staging is one of {', '.join(_STAGINGS)}, not {staging!r}")
         if threads < 1 or min_band_bytes < 1:
             raise InvalidSettingError(
                 f"threads and min_band_bytes must be at least 1, got {threads} and {min_band_bytes}"
@@ -82,6 +92,7 @@ class HostImageUploader:
         self.threads = threads
         self.min_band_bytes = min_band_bytes
         self.write_combined = write_combined
+        self.staging = staging
         self._pool: ThreadPoolExecutor | None = None
         self._pinned: PinnedBuffer | None = None
         self._device: DeviceBuffer | None = None
@@ -127,6 +138,10 @@ class HostImageUploader:
             )
         if self._in_flight:  # the previous frame never completed: its DMA may still read the stage
             self._staged.synchronize()
+        if self.staging == "pageable":
+            direct = self._upload_pageable(pixels, stream, rows, nbytes)
+            if direct is not None:
+                return direct
         pinned, device = self._reserve(nbytes, stream)
         staged = pinned.array((count, row_bytes), np.uint8)
         bands = max(1, min(_MAX_BANDS, nbytes // self.min_band_bytes, count))
@@ -154,6 +169,42 @@ class HostImageUploader:
         self._staged.record(stream)
         self._in_flight = True
         return DeviceImage(device.ptr, count, width, channels, row_bytes, full_height=height)
+
+    def _upload_pageable(
+        self,
+        pixels: npt.NDArray[np.uint8],
+        stream: Stream,
+        rows: npt.NDArray[np.int64] | None,
+        nbytes: int,
+    ) -> DeviceImage | None:
+        """Copy from the image's own memory (None: not possible for this layout, stage instead)."""
+        height, width = int(pixels.shape[0]), int(pixels.shape[1])
+        channels = 1 if pixels.ndim == 2 else int(pixels.shape[2])
+        row_bytes = width * channels
+        packed = pixels.strides[1] == channels and (pixels.ndim == 2 or pixels.strides[2] == 1)
+        first, step = 0, 1
+        if rows is not None:
+            steps = np.diff(rows)
+            if len(rows) > 1 and not np.all(steps == steps[0]):
+                return None
+            first, step = int(rows[0]), int(steps[0]) if len(rows) > 1 else 1
+        if not packed or pixels.strides[0] < row_bytes:
+            return None
+        if self._device is None or self._device.nbytes < nbytes:
+            stream.synchronize()
+            if self._device is not None:
+                self._device.close()
+            self._device = DeviceBuffer(self.device, max(nbytes, 1 << 20))
+        count = nbytes // row_bytes
+        copy_rows_host_to_device(
+            self._device.ptr,
+            pixels.ctypes.data + first * pixels.strides[0],
+            stream,
+            host_pitch=pixels.strides[0] * step,
+            row_bytes=row_bytes,
+            rows=count,
+        )
+        return DeviceImage(self._device.ptr, count, width, channels, row_bytes, full_height=height)
 
     def consumed(self) -> None:
         """Tell the uploader the last uploaded frame is done with (its stream was synchronised)."""
