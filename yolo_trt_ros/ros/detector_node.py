@@ -266,9 +266,17 @@ class DetectorNode(LifecycleNode):
             Path(config.engine_cache_dir) if config.engine_cache_dir else None,
             config.engine_cache_policy,
         )
+        precision = config.precision
+        if precision == "int8" and not config.calibration_dir:
+            # A power-mode profile may ask for INT8 on a robot without calibration frames at hand.
+            self.get_logger().warn(
+                "precision int8 needs calibration_dir (a folder of typical camera frames); using fp16 "
+                "until one is set"
+            )
+            precision = "fp16"
         request = ExportRequest(
             model=model,
-            precision=config.precision,
+            precision=precision,
             device=config.device,
             image_size=(config.image_size, config.image_size) if config.image_size else None,
             calibration_dir=Path(config.calibration_dir) if config.calibration_dir else None,
