@@ -5,7 +5,8 @@ For every combination of
 
 * DDS configuration: ``default`` (Fast DDS as installed) and ``profile`` (the shipped
   config/dds/fastdds_camera_frames.xml, applied through ``yolo_trt_ros.dds.dds_environment``);
-  ``--configs default,profile,large_data`` adds Fast DDS's FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA;
+  ``--configs default,profile,large_data`` adds Fast DDS's FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA
+  (``large_data_8mb``: with 8 MB messages); ``--formats`` and ``--paths`` narrow the run;
 * frame: 640x480 and 1920x1080, the test street scene, sent as rgb8 ``Image`` (``raw``) or as a
   JPEG ``CompressedImage`` (``compressed``, quality 90, encoded once before timing);
 * reliability: RELIABLE and BEST_EFFORT (depth 1, KEEP_LAST, both sides);
@@ -49,8 +50,14 @@ import numpy as np
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 SIZES: Final = {"640x480": (640, 480), "1920x1080": (1920, 1080)}
 CONFIGS: Final = ("default", "profile")
-# Fast DDS's own large-data mode (SHM + TCP for data, UDP for discovery), for comparison only
-EXTRA_CONFIGS: Final = {"large_data": {"FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA"}}
+# Fast DDS's own large-data mode (SHM + TCP for data, UDP for discovery), for comparison only;
+# large_data_8mb also lifts the 64 KB message size so a 1080p frame is not fragmented
+EXTRA_CONFIGS: Final = {
+    "large_data": {"FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA"},
+    "large_data_8mb": {
+        "FASTDDS_BUILTIN_TRANSPORTS": "LARGE_DATA?max_msg_size=8MB&sockets_size=16MB"
+    },
+}
 RELIABILITIES: Final = ("reliable", "best_effort")
 FORMATS: Final = ("raw", "compressed")
 PATHS: Final = ("message", "serialized")
@@ -224,12 +231,17 @@ def run_subscriber(case: Case, frames: int) -> dict[str, Any]:
 # --- the orchestrator -----------------------------------------------------------------------------
 
 
-def cases(sizes: Sequence[str], configs: Sequence[str]) -> Iterator[Case]:
+def cases(
+    sizes: Sequence[str],
+    configs: Sequence[str],
+    formats: Sequence[str] = FORMATS,
+    paths: Sequence[str] = PATHS,
+) -> Iterator[Case]:
     """Every case, configuration innermost."""
     for size in sizes:
-        for fmt in FORMATS:
+        for fmt in formats:
             for reliability in RELIABILITIES:
-                for path in PATHS:
+                for path in paths:
                     for config in configs:
                         yield Case(config, size, fmt, reliability, path)
 
@@ -374,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--configs", default=",".join(CONFIGS), help=f"also: {', '.join(EXTRA_CONFIGS)}"
     )
+    parser.add_argument("--formats", default=",".join(FORMATS))
+    parser.add_argument("--paths", default=",".join(PATHS))
     parser.add_argument("--out", type=Path)
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--role", choices=("publisher", "subscriber"), help=argparse.SUPPRESS)
@@ -389,7 +403,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sizes = args.sizes.split(",")
     records = []
-    for case in cases(sizes, args.configs.split(",")):
+    for case in cases(
+        sizes, args.configs.split(","), args.formats.split(","), args.paths.split(",")
+    ):
         started = time.monotonic()
         record = measure(case, args)
         records.append(record)
