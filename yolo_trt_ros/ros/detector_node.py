@@ -31,6 +31,7 @@ from typing import Any
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import (
@@ -74,6 +75,7 @@ from yolo_trt_ros.ros.parameters import (
     resolve_classes,
 )
 from yolo_trt_ros.ros.qos import choose_reliability, image_qos
+from yolo_trt_ros.ros.transport import TransportMonitor, frame_from_cdr, warn_about_transport
 from yolo_trt_ros.stream import NewestFrameMailbox, RateCap, StreamStats
 
 __all__ = ["DetectorNode", "camera_names_for", "main"]
@@ -110,7 +112,7 @@ def camera_names_for(topics: list[str] | tuple[str, ...]) -> list[str]:
 class _Frame:
     """An image message waiting for the model, with when it arrived."""
 
-    msg: Image | CompressedImage
+    msg: Image | CompressedImage | bytes  # bytes: serialized (raw subscription)
     receive_ns: int
     receive_monotonic: float
 
@@ -131,6 +133,7 @@ class _Camera:
     reliability: ReliabilityPolicy | None = None
     qos_note: str = ""
     dropped_since_timing: int = 0
+    transport: TransportMonitor | None = None
 
 
 class DetectorNode(LifecycleNode):
@@ -420,11 +423,16 @@ class DetectorNode(LifecycleNode):
         ]
         reliability, why = choose_reliability(self._config.qos_reliability, publishers)
         message_type = CompressedImage if camera.input_type == "compressed" else Image
+        camera.transport = TransportMonitor(reliability == ReliabilityPolicy.BEST_EFFORT)
         camera.subscription = self.create_subscription(
             message_type,
             camera.topic,
             functools.partial(self._on_image, camera),
             image_qos(reliability, self._config.qos_depth),
+            event_callbacks=SubscriptionEventCallbacks(
+                message_lost=camera.transport.on_message_lost
+            ),
+            raw=self._config.serialized_images,
         )
         camera.reliability, camera.qos_note = reliability, why
         self.get_logger().info(
@@ -445,8 +453,10 @@ class DetectorNode(LifecycleNode):
                 self.destroy_subscription(camera.subscription)
                 self._subscribe(camera)
 
-    def _on_image(self, camera: _Camera, msg: Image | CompressedImage) -> None:
+    def _on_image(self, camera: _Camera, msg: Image | CompressedImage | bytes) -> None:
         camera.stats.received()
+        if camera.transport is not None:
+            camera.transport.observe(len(msg) if isinstance(msg, bytes) else len(msg.data))
         if not camera.rate_cap.admit(time.monotonic()):
             camera.stats.skipped()
             return
@@ -467,20 +477,21 @@ class DetectorNode(LifecycleNode):
         if detector is None:
             return
         started = time.perf_counter()
+        msg = frame.msg
         try:
-            if isinstance(frame.msg, CompressedImage):
+            if isinstance(msg, bytes):  # pixels stay in these bytes: no copy, no Python message
+                msg = frame_from_cdr(msg, compressed=camera.input_type == "compressed")
+            if camera.input_type == "compressed":
                 image, pixel_format = compressed_to_array(
-                    frame.msg, max_pixels=self._config.max_image_pixels
+                    msg, max_pixels=self._config.max_image_pixels
                 )
             else:
-                image, pixel_format = image_to_array(
-                    frame.msg, max_pixels=self._config.max_image_pixels
-                )
+                image, pixel_format = image_to_array(msg, max_pixels=self._config.max_image_pixels)
             converted = time.perf_counter()
             found = detector(image, pixel_format)
             detected = time.perf_counter()
             camera.detections.publish(
-                messages.detection_array(found, frame.msg.header, self._config.class_id_style)
+                messages.detection_array(found, msg.header, self._config.class_id_style)
             )
         except InvalidImageError as error:
             camera.stats.bad_frame(str(error))
@@ -510,13 +521,13 @@ class DetectorNode(LifecycleNode):
             total = (time.monotonic() - frame.receive_monotonic) * 1e3
             camera.timing.publish(
                 messages.inference_timing(
-                    frame.msg.header, frame.receive_ns, stages, total, camera.dropped_since_timing
+                    msg.header, frame.receive_ns, stages, total, camera.dropped_since_timing
                 )
             )
             camera.dropped_since_timing = 0
         if camera.annotated is not None and camera.annotated.get_subscription_count():
             drawn = draw_detections(to_bgr8(image, pixel_format), found)
-            camera.annotated.publish(array_to_image_msg(drawn, frame.msg.header))
+            camera.annotated.publish(array_to_image_msg(drawn, msg.header))
 
     # --- teardown --------------------------------------------------------------------------------
 
@@ -595,16 +606,15 @@ class DetectorNode(LifecycleNode):
                 if camera.rate_cap.rate_hz
                 else "none",
             }
-            statuses.append(
-                diagnostics.camera_status(
-                    node_name,
-                    camera.name,
-                    camera.topic,
-                    details,
-                    camera.stats.snapshot(),
-                    state == "active",
-                )
+            status = diagnostics.camera_status(
+                node_name,
+                camera.name,
+                camera.topic,
+                details,
+                camera.stats.snapshot(),
+                state == "active",
             )
+            statuses.append(warn_about_transport(status, camera.transport, state == "active"))
         self._diagnostics.publish(
             DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()), status=statuses)
         )

@@ -143,6 +143,11 @@ PARAMETERS: Final[tuple[ParameterSpec, ...]] = (
         int_range=(1, 100),
     ),
     ParameterSpec(
+        "serialized_images",
+        True,
+        "Take images as serialized CDR (raw subscription) and view the pixels in place, skipping Python message conversion. false: rclpy builds the message.",
+    ),
+    ParameterSpec(
         "publish_annotated",
         False,
         "Offer ~/annotated images with boxes drawn (rendered only while someone subscribes).",
@@ -265,6 +270,7 @@ class DetectorConfig:
     input_types: tuple[str, ...] = ("raw",)
     qos_reliability: str = "auto"
     qos_depth: int = 1
+    serialized_images: bool = True
     publish_annotated: bool = False
     autostart: bool = False
     warmup_runs: int = 2

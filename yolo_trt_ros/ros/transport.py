@@ -1,0 +1,192 @@
+"""Camera frames from serialized (raw) subscriptions, and the watch on frames lost in transport.
+
+With ``create_subscription(..., raw=True)`` rclpy hands the callback the CDR bytes of the
+message; ``image_from_cdr`` and ``compressed_image_from_cdr`` read the few header fields and
+return the pixel data as a memoryview of those bytes: no Python message is built and no pixel is
+copied (``image_to_array`` then views it in place). ``TransportMonitor`` counts the DDS
+message-lost events of a subscription and says, for the camera's diagnostics, when large frames
+are being lost or travel over a setup known to lose them, and what to do about it.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Final
+
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from rclpy.event_handler import QoSMessageLostInfo
+from std_msgs.msg import Header
+
+from yolo_trt_ros.dds import frame_loss_risk
+from yolo_trt_ros.errors import InvalidImageError
+
+__all__ = [
+    "LOSS_WINDOW_S",
+    "SerializedCompressedImage",
+    "SerializedImage",
+    "TransportMonitor",
+    "compressed_image_from_cdr",
+    "frame_from_cdr",
+    "image_from_cdr",
+    "warn_about_transport",
+]
+
+LOSS_WINDOW_S: Final = 10.0
+"""Lost frames older than this no longer raise the warning."""
+_LARGE_FRAME_BYTES: Final = 65_500  # more than one UDP datagram: the frame travels in fragments
+_ENCAPSULATIONS: Final = {b"\x00\x00": ">", b"\x00\x01": "<"}  # CDR big / little endian
+
+
+@dataclass(frozen=True)
+class SerializedImage:
+    """The fields of a sensor_msgs/Image read from its CDR bytes; ``data`` views those bytes."""
+
+    header: Header
+    height: int
+    width: int
+    encoding: str
+    is_bigendian: int
+    step: int
+    data: memoryview
+
+
+@dataclass(frozen=True)
+class SerializedCompressedImage:
+    """The fields of a sensor_msgs/CompressedImage read from its CDR bytes (``data`` is a view)."""
+
+    header: Header
+    format: str
+    data: memoryview
+
+
+class _CdrReader:
+    """Reads XCDR1 primitives in order; alignment counts from after the 4-byte encapsulation."""
+
+    def __init__(self, buffer: bytes | memoryview, what: str) -> None:
+        self._buffer = memoryview(buffer).cast("B")
+        self._what = what
+        endian = _ENCAPSULATIONS.get(bytes(self._buffer[:2]))
+        if endian is None:
+            raise InvalidImageError(
+                f"the serialized {what} does not start with a CDR encapsulation header "
+                f"({bytes(self._buffer[:4]).hex()}); is the topic type right?"
+            )
+        self._endian = endian
+        self._offset = 4
+
+    def _take(self, size: int, align: int) -> int:
+        self._offset += -(self._offset - 4) % align
+        start, self._offset = self._offset, self._offset + size
+        if self._offset > len(self._buffer):
+            raise InvalidImageError(
+                f"the serialized {self._what} is truncated ({len(self._buffer)} bytes)"
+            )
+        return start
+
+    def u32(self) -> int:
+        value: int = struct.unpack_from(f"{self._endian}I", self._buffer, self._take(4, 4))[0]
+        return value
+
+    def i32(self) -> int:
+        value: int = struct.unpack_from(f"{self._endian}i", self._buffer, self._take(4, 4))[0]
+        return value
+
+    def u8(self) -> int:
+        return int(self._buffer[self._take(1, 1)])
+
+    def string(self) -> str:
+        size = self.u32()  # includes the terminating NUL
+        start = self._take(size, 1)
+        return bytes(self._buffer[start : start + max(size - 1, 0)]).decode("utf-8", "replace")
+
+    def octets(self) -> memoryview:
+        size = self.u32()
+        start = self._take(size, 1)
+        return self._buffer[start : start + size]
+
+    def header(self) -> Header:
+        sec, nanosec = self.i32(), self.u32()
+        return Header(stamp=Time(sec=sec, nanosec=nanosec), frame_id=self.string())
+
+
+def image_from_cdr(serialized: bytes | memoryview) -> SerializedImage:
+    """Read a serialized sensor_msgs/Image without copying its pixels."""
+    reader = _CdrReader(serialized, "sensor_msgs/Image")
+    header = reader.header()
+    height, width = reader.u32(), reader.u32()
+    encoding, is_bigendian = reader.string(), reader.u8()
+    step = reader.u32()
+    return SerializedImage(header, height, width, encoding, is_bigendian, step, reader.octets())
+
+
+def compressed_image_from_cdr(serialized: bytes | memoryview) -> SerializedCompressedImage:
+    """Read a serialized sensor_msgs/CompressedImage without copying its data."""
+    reader = _CdrReader(serialized, "sensor_msgs/CompressedImage")
+    header = reader.header()
+    return SerializedCompressedImage(header, reader.string(), reader.octets())
+
+
+def frame_from_cdr(
+    serialized: bytes | memoryview, *, compressed: bool
+) -> SerializedImage | SerializedCompressedImage:
+    """Read a serialized Image, or CompressedImage when ``compressed``."""
+    return compressed_image_from_cdr(serialized) if compressed else image_from_cdr(serialized)
+
+
+class TransportMonitor:
+    """Frames of one camera lost in transport, and whether its setup is known to lose them."""
+
+    def __init__(self, best_effort: bool) -> None:
+        self.best_effort = best_effort
+        self.frame_bytes = 0
+        self.lost_total = 0
+        self._lost: deque[tuple[float, int]] = deque()  # (monotonic time, frames lost then)
+
+    def observe(self, frame_bytes: int) -> None:
+        """Note the size of an arriving frame (bytes on the wire)."""
+        self.frame_bytes = frame_bytes
+
+    def on_message_lost(self, info: QoSMessageLostInfo) -> None:
+        """Subscription event callback: DDS gave up on ``total_count_change`` samples."""
+        self.lost_total = int(info.total_count)
+        self._lost.append((time.monotonic(), int(info.total_count_change)))
+
+    def lost_recently(self) -> int:
+        """Return the frames lost in the last LOSS_WINDOW_S seconds."""
+        horizon = time.monotonic() - LOSS_WINDOW_S
+        while self._lost and self._lost[0][0] < horizon:
+            self._lost.popleft()
+        return sum(count for _, count in self._lost)
+
+    def warning(self) -> str:
+        """Return an actionable warning about this camera's transport, or ''."""
+        risk = frame_loss_risk(self.frame_bytes, self.best_effort) if self.frame_bytes else ""
+        lost = self.lost_recently()
+        if lost and self.frame_bytes > _LARGE_FRAME_BYTES:
+            return (
+                f"{lost} frame(s) of {self.frame_bytes / 1e6:.1f} MB lost in transport in the "
+                f"last {LOSS_WINDOW_S:.0f} s; "
+                + (risk or "see docs/transport.md for the shipped DDS profile and camera settings")
+            )
+        return risk
+
+
+def warn_about_transport(
+    status: DiagnosticStatus, monitor: TransportMonitor | None, active: bool
+) -> DiagnosticStatus:
+    """Raise a camera status to WARN with the monitor's warning, and add the transport values."""
+    if monitor is None:
+        return status
+    warning = monitor.warning() if active else ""
+    status.values.append(KeyValue(key="frames lost in transport", value=str(monitor.lost_total)))
+    status.values.append(KeyValue(key="transport warning", value=warning or "none"))
+    if warning:
+        if status.level == DiagnosticStatus.OK:
+            status.level, status.message = DiagnosticStatus.WARN, warning
+        elif status.level == DiagnosticStatus.WARN:
+            status.message = f"{status.message}; {warning}"
+    return status
