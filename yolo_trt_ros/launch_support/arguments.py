@@ -125,6 +125,12 @@ DETECT_ARGUMENTS: Final = (
         "",
         "true: use /clock (rosbag replay, simulation). Empty: the params file's.",
     ),
+    LaunchArgument(
+        "dds_profile",
+        "true",
+        "Apply the package's DDS profile for camera frames (Fast DDS: 64 MiB shared memory; see "
+        "docs/transport.md) unless one is already set; false leaves the DDS configuration alone.",
+    ),
     LaunchArgument("log_level", "info", f"Node log level: {' | '.join(LOG_LEVELS)}."),
 )
 

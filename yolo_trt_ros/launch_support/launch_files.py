@@ -13,11 +13,12 @@ from typing import Any
 import launch.logging
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchContext, LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, SetEnvironmentVariable
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch_ros.actions import LifecycleNode, Node
 
-from yolo_trt_ros.launch_support.arguments import LaunchArgument
+from yolo_trt_ros.dds import dds_environment
+from yolo_trt_ros.launch_support.arguments import LaunchArgument, parse_bool
 from yolo_trt_ros.launch_support.plan import (
     DetectorLaunchPlan,
     ExportLaunchPlan,
@@ -84,7 +85,13 @@ def detector_node(context: LaunchContext) -> list[Any]:
         logger.info(note)
     for warning in plan.warnings:
         logger.warning(warning)
-    return [_start(LifecycleNode, "detector", plan)]
+    enabled = parse_bool(
+        "dds_profile", str(context.launch_configurations.get("dds_profile", "true"))
+    )
+    dds = dds_environment(enabled=enabled)
+    logger.info(f"DDS: {dds.reason}")
+    variables = [SetEnvironmentVariable(name, value) for name, value in dds.variables.items()]
+    return [*variables, _start(LifecycleNode, "detector", plan)]
 
 
 def export_node(context: LaunchContext) -> list[Any]:
