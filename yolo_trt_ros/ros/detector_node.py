@@ -253,8 +253,6 @@ class DetectorNode(LifecycleNode):
     def _read_config(self) -> DetectorConfig:
         if self._startup_errors:
             raise InvalidSettingError("; ".join(self._startup_errors))
-        if self._startup_errors:
-            raise InvalidSettingError("; ".join(self._startup_errors))
         values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
         return DetectorConfig.from_values(values)
 
