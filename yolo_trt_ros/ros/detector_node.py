@@ -637,6 +637,9 @@ def main(args: list[str] | None = None) -> int:
     # inference thread and transition to finalized; handle the signals here instead.
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # A shell starts background jobs with SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt; ros2 launch and users stop the node with SIGINT, so always take it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     node = DetectorNode()
     executor = MultiThreadedExecutor(num_threads=2)
     executor.add_node(node)
