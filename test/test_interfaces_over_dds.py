@@ -6,6 +6,7 @@ process and received by the other. The expected type hashes are upstream vision_
 real vision_msgs talk to ours.
 """
 
+import time
 from typing import Any
 
 import pytest
@@ -84,8 +85,16 @@ def echo(ros: Any, type_name: str, message: Any) -> Any:
         timeout=20,
         what=f"the peer's endpoints for {type_name}",
     )
-    publisher.publish(message)
-    ros.spin_until(lambda: bool(received), timeout=10, what=f"the echoed {type_name}")
+    # Seeing the peer's publisher does not mean it has matched our subscription yet, so a single
+    # message can be echoed into the void: resend until one comes back (the peer echoes each).
+    deadline = time.monotonic() + 10
+    while not received:
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after 10 s waiting for the echoed {type_name}")
+        publisher.publish(message)
+        end = time.monotonic() + 0.5
+        while not received and time.monotonic() < end:
+            ros.executor.spin_once(timeout_sec=0.05)
     return received[0]
 
 
