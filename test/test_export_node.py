@@ -4,6 +4,7 @@ stands in for an engine (the result says so)."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from pathlib import Path
 
@@ -97,8 +98,9 @@ def test_export_action_server(ros: RosHarness, tmp_path: Path) -> None:
         assert not failed.success and "does not exist" in failed.message
         assert server.poll() is None, "the server keeps serving after a failed goal"
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        server.send_signal(signal.SIGINT)
+        output, _ = server.communicate(timeout=30)  # also drains the pipe the server logs into
+    assert server.returncode == 0, output[-2000:]
 
 
 def test_detector_configures_through_the_engine_manager(ros: RosHarness, tmp_path: Path) -> None:

@@ -219,6 +219,7 @@ def main(args: list[str] | None = None) -> int:
     """Export once and exit, or serve the action until Ctrl-C."""
     rclpy.init(args=args)
     node = ExportNode()
+    executor: MultiThreadedExecutor | None = None
     status = 0
     try:
         if node.get_parameter("server").value:
@@ -236,6 +237,8 @@ def main(args: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        if executor is not None:
+            executor.shutdown(timeout_sec=5.0)  # stop its worker threads, or the process lingers
         node.destroy_node()
         rclpy.try_shutdown()
     return status
