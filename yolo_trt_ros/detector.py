@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ import numpy.typing as npt
 
 from yolo_trt_ros.backends.base import Backend
 from yolo_trt_ros.backends.registry import load_backend
+from yolo_trt_ros.closing import ClosesOnExit
 from yolo_trt_ros.core.decode import DecodeSettings, decode, detect_output_layout
 from yolo_trt_ros.core.detections import Detections
 from yolo_trt_ros.core.letterbox import normalize_size
@@ -59,7 +59,7 @@ def _static_input_hw(backend: Backend) -> tuple[int, int] | None:
     return (height, width) if height is not None and width is not None else None
 
 
-class Detector:
+class Detector(ClosesOnExit):
     """Letterbox, infer and decode with one backend; returns boxes in original image pixels.
 
     Args:
@@ -217,14 +217,3 @@ class Detector:
     def close(self) -> None:
         """Release the backend."""
         self.backend.close()
-
-    def __enter__(self) -> Detector:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

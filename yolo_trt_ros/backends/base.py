@@ -6,12 +6,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
+from yolo_trt_ros.closing import ClosesOnExit
 from yolo_trt_ros.core.metadata import ModelMetadata
 
 __all__ = ["Backend", "TensorSpec"]
@@ -36,14 +36,17 @@ class TensorSpec:
         return dim if isinstance(dim, int) and dim >= 0 else None
 
 
-class Backend(ABC):
+class Backend(ClosesOnExit, ABC):
     """A loaded model on one device. Instances come from ``load`` and must be ``close``d.
 
-    Subclasses set ``name`` (the registry key) and implement the abstract members. ``infer`` takes
-    one NCHW input batch and returns the outputs in ``output_specs`` order as host arrays.
+    Subclasses set ``name`` (the registry key) and ``_inputs``/``_outputs`` (the tensor specs) and
+    implement the abstract members. ``infer`` takes one NCHW input batch and returns the outputs in
+    ``output_specs`` order as host arrays.
     """
 
     name: ClassVar[str]
+    _inputs: list[TensorSpec]
+    _outputs: list[TensorSpec]
 
     @classmethod
     @abstractmethod
@@ -51,14 +54,14 @@ class Backend(ABC):
         """Load a model file for inference on ``device`` ("auto", "cpu", "cuda:0", ...)."""
 
     @property
-    @abstractmethod
     def input_specs(self) -> Sequence[TensorSpec]:
         """The model's inputs (YOLO detectors have exactly one)."""
+        return self._inputs
 
     @property
-    @abstractmethod
     def output_specs(self) -> Sequence[TensorSpec]:
         """The model's outputs, in the order ``infer`` returns them."""
+        return self._outputs
 
     @property
     @abstractmethod
@@ -82,14 +85,3 @@ class Backend(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the model and its device memory; safe to call twice."""
-
-    def __enter__(self) -> Backend:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

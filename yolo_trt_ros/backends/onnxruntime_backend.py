@@ -125,16 +125,6 @@ class OnnxRuntimeBackend(Backend):
         return cls(session, model_path)
 
     @property
-    def input_specs(self) -> Sequence[TensorSpec]:
-        """The single image input."""
-        return self._inputs
-
-    @property
-    def output_specs(self) -> Sequence[TensorSpec]:
-        """The outputs, in ``infer`` order."""
-        return self._outputs
-
-    @property
     def device(self) -> str:
         """Where the session runs: cpu or cuda:N, from the provider it actually uses."""
         return self._device

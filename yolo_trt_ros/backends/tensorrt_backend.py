@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,16 +117,6 @@ class TensorRTBackend(Backend):
             )
         metadata = parse_ultralytics_metadata(header or _sidecar_metadata(model_path))
         return cls(trt, engine, device if kind != "auto" else "cuda:0", metadata)
-
-    @property
-    def input_specs(self) -> Sequence[TensorSpec]:
-        """The engine's inputs."""
-        return self._inputs
-
-    @property
-    def output_specs(self) -> Sequence[TensorSpec]:
-        """The engine's outputs, in ``infer`` order."""
-        return self._outputs
 
     @property
     def device(self) -> str:

@@ -291,16 +291,6 @@ class TorchBackend(DeviceBackend):
     # -- Backend ------------------------------------------------------------------------------
 
     @property
-    def input_specs(self) -> Sequence[TensorSpec]:
-        """The image input, in the backend's precision."""
-        return self._inputs
-
-    @property
-    def output_specs(self) -> Sequence[TensorSpec]:
-        """The outputs, in ``infer`` / ``enqueue`` order."""
-        return self._outputs
-
-    @property
     def device(self) -> str:
         """cuda:N."""
         return f"cuda:{self._torch_device.index}"

@@ -217,9 +217,6 @@ class GpuDetector(Detector):
             for _ in range(runs):
                 self(blank)
 
-    def __enter__(self) -> GpuDetector:
-        return self
-
     def close(self) -> None:
         """Release the GPU buffers, the stream and the backend; safe to call twice."""
         if self.stream.closed:

@@ -17,13 +17,13 @@ from __future__ import annotations
 import ctypes
 import threading
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 from cuda.bindings import driver as cu
 
+from yolo_trt_ros.closing import ClosesOnExit
 from yolo_trt_ros.errors import CudaError
 
 __all__ = [
@@ -107,7 +107,7 @@ def _initialize_driver() -> None:
         _initialized = True
 
 
-class _Owned:
+class _Owned(ClosesOnExit):
     """Base for single-resource owners: a context manager with an idempotent close()."""
 
     _what = "resource"
@@ -132,17 +132,6 @@ class _Owned:
 
     def _release(self) -> None:
         raise NotImplementedError
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 _primary_contexts: dict[int, tuple[Any, Any]] = {}

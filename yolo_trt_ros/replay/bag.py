@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
 import apsw  # rosbags reads sqlite3 storage through it
 from rosbags.highlevel import AnyReader, AnyReaderError
@@ -31,6 +31,7 @@ from rosbags.serde import SerdeError
 from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.store import Typestore
 
+from yolo_trt_ros.closing import ClosesOnExit
 from yolo_trt_ros.errors import BagError
 from yolo_trt_ros.replay.cdr import encapsulation_is_little_endian, header_stamp_ns
 
@@ -99,7 +100,7 @@ def storage_format(path: Path) -> str:
     return "rosbag2 (sqlite3)"
 
 
-class ImageBag:
+class ImageBag(ClosesOnExit):
     """A bag opened for replaying its image topics (a context manager; see the module docstring)."""
 
     def __init__(self, path: Path) -> None:
@@ -133,17 +134,9 @@ class ImageBag:
             reader, self._reader = self._reader, None
             reader.close()
 
-    def __enter__(self) -> ImageBag:
+    def __enter__(self) -> Self:
         self.open()
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _damaged(self, error: BaseException | str) -> str:
         hint = _REPAIR_HINTS[self.format]

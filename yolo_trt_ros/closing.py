@@ -1,0 +1,27 @@
+"""One ``with`` protocol for everything that owns resources: leaving the block calls ``close()``."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+__all__ = ["ClosesOnExit"]
+
+
+class ClosesOnExit:
+    """Mixin: ``with thing:`` returns the thing and closes it on the way out, error or not."""
+
+    def close(self) -> None:
+        """Release what the object owns; safe to call twice."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
