@@ -10,9 +10,14 @@ from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.qos import ReliabilityPolicy
 
 from yolo_trt_ros.errors import InvalidSettingError
-from yolo_trt_ros.ros.detector_node import camera_names_for
 from yolo_trt_ros.ros.diagnostics import camera_level
-from yolo_trt_ros.ros.parameters import PARAMETERS, DetectorConfig, descriptor_for, resolve_classes
+from yolo_trt_ros.ros.parameters import (
+    PARAMETERS,
+    DetectorConfig,
+    camera_names_for,
+    descriptor_for,
+    resolve_classes,
+)
 from yolo_trt_ros.ros.qos import choose_reliability
 from yolo_trt_ros.stream import NewestFrameMailbox, StreamStats
 

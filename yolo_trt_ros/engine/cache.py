@@ -114,6 +114,12 @@ class EngineCache:
 
     def problems(self, spec: EngineSpec, fingerprint: DeviceFingerprint) -> list[str]:
         """Why the cached engine for this spec may not be loaded here (empty: it may)."""
+        return self._inspect(spec, fingerprint)[1]
+
+    def _inspect(
+        self, spec: EngineSpec, fingerprint: DeviceFingerprint
+    ) -> tuple[dict[str, Any], list[str]]:
+        """Read the sidecar once; return it and every reason the entry may not be loaded."""
         key = cache_key(spec, fingerprint)
         engine, sidecar_path = self.engine_path(key), self.sidecar_path(key)
         try:
@@ -122,7 +128,9 @@ class EngineCache:
             recorded_spec = sidecar["spec"]
             recorded_hash = sidecar["engine_sha256"]
         except (OSError, ValueError, KeyError, TypeError) as error:
-            return [f"sidecar {sidecar_path.name} is unreadable ({type(error).__name__}: {error})"]
+            return {}, [
+                f"sidecar {sidecar_path.name} is unreadable ({type(error).__name__}: {error})"
+            ]
         found = []
         if sidecar.get("format") != SIDECAR_FORMAT:
             found.append(f"sidecar format {sidecar.get('format')!r}, expected {SIDECAR_FORMAT}")
@@ -138,7 +146,7 @@ class EngineCache:
             found.append(
                 f"engine file {engine.name} does not match its recorded sha256 (truncated or modified)"
             )
-        return found
+        return sidecar, found
 
     def lookup(self, spec: EngineSpec, fingerprint: DeviceFingerprint) -> CachedEngine | None:
         """Return the valid cached engine, None if there is none (or, policy rebuild, a bad one).
@@ -150,7 +158,7 @@ class EngineCache:
         key = cache_key(spec, fingerprint)
         if not self.sidecar_path(key).exists() and not self.engine_path(key).exists():
             return None
-        found = self.problems(spec, fingerprint)
+        sidecar, found = self._inspect(spec, fingerprint)
         if found:
             if self.policy == "strict":
                 raise StaleEngineError(
@@ -158,7 +166,6 @@ class EngineCache:
                     "Rebuild it (export with force, or cache policy rebuild) or delete it."
                 )
             return None
-        sidecar = json.loads(self.sidecar_path(key).read_text())
         return CachedEngine(key, self.engine_path(key), sidecar, from_cache=True, build_seconds=0.0)
 
     def store(

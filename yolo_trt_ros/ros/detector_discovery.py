@@ -17,6 +17,7 @@ from rclpy.node import Node
 from rclpy.parameter import parameter_value_to_python
 
 from yolo_trt_ros.errors import YoloTrtRosError
+from yolo_trt_ros.ros.parameters import camera_names_for
 
 __all__ = [
     "COUNTER_KEYS",
@@ -93,8 +94,6 @@ def find_detector_streams(
     Raises DetectorNotFoundError when it does not answer within ``timeout_s`` or watches none of
     the wanted topics. The node must be spun by an executor in another thread.
     """
-    from yolo_trt_ros.ros.detector_node import camera_names_for  # noqa: PLC0415 - heavy import
-
     detector = absolute_node_name(detector)
     client = node.create_client(GetParameters, f"{detector}/get_parameters")
     try:

@@ -19,7 +19,6 @@ are skipped as they arrive (yolo_trt_ros.stream.rate_cap).
 from __future__ import annotations
 
 import functools
-import re
 import signal
 import sys
 import threading
@@ -70,6 +69,7 @@ from yolo_trt_ros.ros.parameters import (
     PARAMETERS,
     DetectorConfig,
     ParameterSpec,
+    camera_names_for,
     check_parameter_value,
     descriptor_for,
     resolve_classes,
@@ -78,34 +78,12 @@ from yolo_trt_ros.ros.qos import choose_reliability, image_qos
 from yolo_trt_ros.ros.transport import TransportMonitor, frame_from_cdr, warn_about_transport
 from yolo_trt_ros.stream import NewestFrameMailbox, RateCap, StreamStats
 
-__all__ = ["DetectorNode", "camera_names_for", "main"]
+__all__ = ["DetectorNode", "main"]
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 _LATCHED = QoSProfile(
     depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
 )
-_IMAGE_SUFFIXES = {
-    "image",
-    "image_raw",
-    "image_rect",
-    "image_color",
-    "image_rect_color",
-    "compressed",
-    "color",
-    "rgb",
-}
-
-
-def camera_names_for(topics: list[str] | tuple[str, ...]) -> list[str]:
-    """Derive short unique camera names from topics: /front/camera/image_raw -> front_camera."""
-    names = []
-    for index, topic in enumerate(topics):
-        parts = [p for p in topic.strip("/~").split("/") if p and p not in _IMAGE_SUFFIXES]
-        name = re.sub(r"[^A-Za-z0-9_]", "_", "_".join(parts)) or f"camera{index}"
-        names.append(name if name[0].isalpha() else f"camera_{name}")
-    if len(set(names)) != len(names):
-        return [f"camera{index}" for index in range(len(topics))]
-    return names
 
 
 @dataclass

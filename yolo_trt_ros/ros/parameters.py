@@ -22,6 +22,7 @@ __all__ = [
     "PARAMETERS",
     "DetectorConfig",
     "ParameterSpec",
+    "camera_names_for",
     "check_parameter_value",
     "descriptor_for",
     "resolve_classes",
@@ -380,3 +381,27 @@ def resolve_classes(classes: Sequence[str | int], names: dict[int, str]) -> tupl
                 f"parameter classes: {text!r} is not a class of this model (e.g. {', '.join(list(by_name)[:5])})"
             )
     return tuple(sorted(set(resolved)))
+
+
+_IMAGE_SUFFIXES = {
+    "image",
+    "image_raw",
+    "image_rect",
+    "image_color",
+    "image_rect_color",
+    "compressed",
+    "color",
+    "rgb",
+}
+
+
+def camera_names_for(topics: list[str] | tuple[str, ...]) -> list[str]:
+    """Derive short unique camera names from topics: /front/camera/image_raw -> front_camera."""
+    names = []
+    for index, topic in enumerate(topics):
+        parts = [p for p in topic.strip("/~").split("/") if p and p not in _IMAGE_SUFFIXES]
+        name = re.sub(r"[^A-Za-z0-9_]", "_", "_".join(parts)) or f"camera{index}"
+        names.append(name if name[0].isalpha() else f"camera_{name}")
+    if len(set(names)) != len(names):
+        return [f"camera{index}" for index in range(len(topics))]
+    return names
