@@ -218,9 +218,11 @@ def test_best_effort_1080p_without_the_profile_warns_in_diagnostics(
         )
     )
     statuses: list[DiagnosticStatus] = []
+    detector_statuses: list[DiagnosticStatus] = []
 
     def on_diagnostics(msg: DiagnosticArray) -> None:
         statuses.extend(s for s in msg.status if s.name == f"/{node}: lossy_test")
+        detector_statuses.extend(s for s in msg.status if s.name == f"/{node}: detector")
 
     ros.node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
     camera = ros.node.create_publisher(
@@ -248,3 +250,6 @@ def test_best_effort_1080p_without_the_profile_warns_in_diagnostics(
     assert received >= 1  # the warning needs the frame size, known from a received frame
     if received < sent[0] - 10:  # clearly lossy: DDS must have reported lost samples
         assert int(values["frames lost in transport"]) > 0, (received, sent[0], values)
+    # reuse_frame_memory defaults to true: configure tuned the node's heap and says so
+    detector = {v.key: v.value for v in detector_statuses[-1].values}
+    assert detector["frame memory reuse"].startswith("glibc "), detector

@@ -55,6 +55,7 @@ from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.engine.cache import EngineCache
 from yolo_trt_ros.engine.manager import EngineManager, ExportRequest, PreparedModel
 from yolo_trt_ros.errors import InvalidImageError, InvalidSettingError, YoloTrtRosError
+from yolo_trt_ros.heap import HeapTuning, keep_frame_buffers
 from yolo_trt_ros.jetson import Nvpmodel, PowerModeCheck, check_power_mode
 from yolo_trt_ros.models import bundled_model_path
 from yolo_trt_ros.msg import EngineInfo, InferenceTiming
@@ -135,6 +136,7 @@ class DetectorNode(LifecycleNode):
         self._qos_timer: Timer | None = None
         self._facts: dict[str, object] = {}
         self._last_error = ""
+        self._heap = HeapTuning(False, "not applied yet (applied on configure)")
         self._nvpmodel = Nvpmodel()
         self._power_check: PowerModeCheck | None = None
         self._autostart_timer: Timer | None = None
@@ -273,6 +275,7 @@ class DetectorNode(LifecycleNode):
     def _configure(self) -> None:
         config = self._read_config()
         self._check_power_mode(config)
+        self._heap = self._tune_heap(config)
         self.get_logger().info(
             f"configuring: model {config.model or 'bundled YOLO11n'} (backend {config.backend}, device {config.device})"
         )
@@ -308,6 +311,15 @@ class DetectorNode(LifecycleNode):
             )
         self._create_outputs(config)
         self._publish_model_facts(prepared, detector)
+
+    def _tune_heap(self, config: DetectorConfig) -> HeapTuning:
+        if not config.reuse_frame_memory:
+            return HeapTuning(False, "off (reuse_frame_memory: false)")
+        if self._heap.applied:
+            return self._heap  # once per process is enough
+        tuning = keep_frame_buffers()
+        self.get_logger().info(f"frame memory: {tuning.detail}")
+        return tuning
 
     def _check_power_mode(self, config: DetectorConfig) -> None:
         """Read (and if asked, switch) the Jetson power mode; a problem is a warning, never fatal."""
@@ -375,6 +387,7 @@ class DetectorNode(LifecycleNode):
             "engine": prepared.engine_path or "none (the backend runs the model file)",
             "engine cache key": prepared.cache_key or "none",
             "GPU memory": "n/a (CPU backend)" if detector.backend.device == "cpu" else "unknown",
+            "frame memory reuse": self._heap.detail,
         }
 
     def _configure_failed(self, reason: str) -> TransitionCallbackReturn:
