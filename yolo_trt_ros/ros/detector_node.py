@@ -56,6 +56,7 @@ from yolo_trt_ros.engine.cache import EngineCache
 from yolo_trt_ros.engine.manager import EngineManager, ExportRequest, PreparedModel
 from yolo_trt_ros.errors import InvalidImageError, InvalidSettingError, YoloTrtRosError
 from yolo_trt_ros.heap import HeapTuning, keep_frame_buffers
+from yolo_trt_ros.image_decoders import DecoderChoice, make_decoder
 from yolo_trt_ros.jetson import Nvpmodel, PowerModeCheck, check_power_mode
 from yolo_trt_ros.models import bundled_model_path
 from yolo_trt_ros.msg import EngineInfo, InferenceTiming
@@ -137,6 +138,7 @@ class DetectorNode(LifecycleNode):
         self._facts: dict[str, object] = {}
         self._last_error = ""
         self._heap = HeapTuning(False, "not applied yet (applied on configure)")
+        self._decoder: DecoderChoice | None = None
         self._nvpmodel = Nvpmodel()
         self._power_check: PowerModeCheck | None = None
         self._autostart_timer: Timer | None = None
@@ -310,7 +312,15 @@ class DetectorNode(LifecycleNode):
                 f"warm-up: {config.warmup_runs} run(s) in {time.monotonic() - warm:.2f} s"
             )
         self._create_outputs(config)
+        self._decoder = self._choose_decoder(config)
         self._publish_model_facts(prepared, detector)
+
+    def _choose_decoder(self, config: DetectorConfig) -> DecoderChoice | None:
+        if not any(c.input_type == "compressed" for c in self._cameras.values()):
+            return None
+        choice = make_decoder(config.jpeg_decoder, config.device)
+        self.get_logger().info(f"compressed frames: {choice.decoder.name} ({choice.reason})")
+        return choice
 
     def _tune_heap(self, config: DetectorConfig) -> HeapTuning:
         if not config.reuse_frame_memory:
@@ -388,6 +398,11 @@ class DetectorNode(LifecycleNode):
             "engine cache key": prepared.cache_key or "none",
             "GPU memory": "n/a (CPU backend)" if detector.backend.device == "cpu" else "unknown",
             "frame memory reuse": self._heap.detail,
+            "JPEG decoder": (
+                f"{self._decoder.decoder.name} ({self._decoder.reason})"
+                if self._decoder
+                else "none (no compressed topics)"
+            ),
         }
 
     def _configure_failed(self, reason: str) -> TransitionCallbackReturn:
@@ -472,7 +487,9 @@ class DetectorNode(LifecycleNode):
                 msg = frame_from_cdr(msg, compressed=camera.input_type == "compressed")
             if camera.input_type == "compressed":
                 image, pixel_format = compressed_to_array(
-                    msg, max_pixels=self._config.max_image_pixels
+                    msg,
+                    max_pixels=self._config.max_image_pixels,
+                    decoder=self._decoder.decoder if self._decoder else None,
                 )
             else:
                 image, pixel_format = image_to_array(msg, max_pixels=self._config.max_image_pixels)
@@ -547,6 +564,7 @@ class DetectorNode(LifecycleNode):
         if self._detector is not None:
             self._detector.close()
             self._detector = None
+        self._decoder = None
         self._facts = {}
 
     # --- parameters and diagnostics --------------------------------------------------------------

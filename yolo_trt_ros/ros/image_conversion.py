@@ -3,7 +3,8 @@
 ``image_to_array`` returns a read-only view of the message buffer for the formats the
 Preprocessor takes directly (bgr8, rgb8, bgra8, rgba8, mono8, little-endian mono16 and their
 OpenCV-style aliases), honouring the row ``step``; Bayer and YUV 4:2:2 frames are converted to
-bgr8, big-endian mono16 to native uint16. ``compressed_to_array`` decodes JPEG/PNG to bgr8.
+bgr8, big-endian mono16 to native uint16. ``compressed_to_array`` decodes JPEG/PNG to bgr8 with
+OpenCV or the decoder it is given (``yolo_trt_ros.image_decoders``).
 Every rejected frame raises ``InvalidImageError`` with one sentence that says what is wrong.
 """
 
@@ -21,6 +22,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from yolo_trt_ros.errors import InvalidImageError
+from yolo_trt_ros.image_decoders import ImageDecoder, OpenCvDecoder
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -32,6 +34,7 @@ __all__ = [
 
 DEFAULT_MAX_PIXELS: Final = 64 * 1024 * 1024
 """Largest accepted width * height (e.g. 8192 x 8192); anything bigger is a corrupt header."""
+_OPENCV: Final = OpenCvDecoder()
 
 
 class _Layout(NamedTuple):
@@ -148,13 +151,17 @@ def _header_hw(data: memoryview) -> tuple[int, int] | None:
 
 
 def compressed_to_array(
-    msg: CompressedImage, *, max_pixels: int = DEFAULT_MAX_PIXELS
+    msg: CompressedImage,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    decoder: ImageDecoder | None = None,
 ) -> tuple[npt.NDArray[np.uint8], str]:
-    """Decode a sensor_msgs/CompressedImage (JPEG, PNG, anything cv2.imdecode reads) to bgr8.
+    """Decode a sensor_msgs/CompressedImage (JPEG, PNG, anything cv2.imdecode reads).
 
-    PNG and JPEG sizes are checked against max_pixels from the header, before decoding. A
-    truncated JPEG is refused by OpenCV 5 (imdecode returns None); OpenCV 4 builds may instead
-    return the partly decoded image with a libjpeg warning, which is accepted.
+    ``decoder`` defaults to OpenCV (bgr8 out); the node passes the one its ``jpeg_decoder``
+    parameter chose. PNG and JPEG sizes are checked against max_pixels from the header, before
+    decoding. A truncated JPEG is refused by OpenCV 5 (imdecode returns None); OpenCV 4 builds
+    may instead return the partly decoded image with a libjpeg warning, which is accepted.
     """
     format_field = str(msg.format)
     data = memoryview(msg.data).cast("B")
@@ -169,20 +176,16 @@ def compressed_to_array(
     header_hw = _header_hw(data)
     if header_hw is not None and header_hw[0] * header_hw[1] > max_pixels:
         raise InvalidImageError(f"absurd size {header_hw[1]}x{header_hw[0]} in the image header")
-    try:  # OpenCV asserts on some malformed input instead of returning None
-        image: npt.NDArray[Any] | None = cv2.imdecode(
-            np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR
-        )
-    except cv2.error:
-        image = None
-    if image is None or image.size == 0:
+    decoded = (decoder or _OPENCV).decode(np.frombuffer(data, np.uint8))
+    if decoded is None:
         raise InvalidImageError(
             f"could not decode {len(data)} bytes as an image (format field says {format_field!r}); "
             "the data is truncated, corrupt or not an image"
         )
+    image, pixel_format = decoded
     if image.shape[0] * image.shape[1] > max_pixels:
         raise InvalidImageError(f"absurd size {image.shape[1]}x{image.shape[0]} after decoding")
-    return np.asarray(image, np.uint8), "bgr8"
+    return image, pixel_format
 
 
 def array_to_image_msg(image: npt.NDArray[np.uint8], header: Header) -> Image:

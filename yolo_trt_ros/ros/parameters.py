@@ -149,6 +149,12 @@ PARAMETERS: Final[tuple[ParameterSpec, ...]] = (
         "Take images as serialized CDR (raw subscription) and view the pixels in place, skipping Python message conversion. false: rclpy builds the message.",
     ),
     ParameterSpec(
+        "jpeg_decoder",
+        "auto",
+        "Decoder for compressed topics: auto (nvImageCodec on the GPU when installed and the node may use a GPU, else OpenCV), opencv (CPU, libjpeg-turbo) or nvimgcodec (fail configure without it). PNG always goes through OpenCV.",
+        ("auto", "opencv", "nvimgcodec"),
+    ),
+    ParameterSpec(
         "reuse_frame_memory",
         True,
         "Keep freed frame-sized buffers in the process heap (glibc mallopt, applied on configure to the whole process) instead of returning them to the kernel after every frame: about 10 ms less delivery latency per 1080p frame. Undoing it takes a restart.",
@@ -277,6 +283,7 @@ class DetectorConfig:
     qos_reliability: str = "auto"
     qos_depth: int = 1
     serialized_images: bool = True
+    jpeg_decoder: str = "auto"
     reuse_frame_memory: bool = True
     publish_annotated: bool = False
     autostart: bool = False

@@ -1,0 +1,78 @@
+"""nvImageCodec JPEG decoding on a real GPU, against OpenCV (libjpeg-turbo) on the CPU.
+
+Skipped, with the reason, where there is no CUDA device or no nvImageCodec (the CI machine).
+The two decoders use different IDCTs and chroma upsampling, so pixels differ by a few levels:
+the test bounds that difference and requires the same detections from both decodes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pytest
+from gpu_support import cuda_skip_reason, model_path, unmatched
+
+from yolo_trt_ros.detector import Detector
+from yolo_trt_ros.image_decoders import NvImgCodecDecoder, OpenCvDecoder, make_decoder
+
+_reason = cuda_skip_reason() or (
+    None
+    if importlib.util.find_spec("nvidia") is not None
+    and importlib.util.find_spec("nvidia.nvimgcodec") is not None
+    else "nvImageCodec (nvidia-nvimgcodec-cu12/-cu13) is not installed here"
+)
+# Marked rather than skipped at module level: see conftest.py
+pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
+
+
+def _jpeg(image: npt.NDArray[np.uint8], quality: int = 90) -> npt.NDArray[np.uint8]:
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return np.asarray(encoded, np.uint8).ravel()
+
+
+def test_gpu_decode_matches_opencv_pixels_and_detections() -> None:
+    from sample_images import build_sample_images
+
+    gpu, cpu = NvImgCodecDecoder(0), OpenCvDecoder()
+    with Detector.from_model(model_path()) as detector:
+        for name, image in build_sample_images().items():
+            if image.ndim != 3 or image.shape[2] != 3:
+                continue
+            data = _jpeg(image)
+            on_gpu, on_cpu = gpu.decode(data), cpu.decode(data)
+            assert on_gpu is not None and on_cpu is not None, name
+            assert on_gpu[1] == on_cpu[1] == "bgr8"
+            assert on_gpu[0].shape == on_cpu[0].shape == image.shape, name
+            difference = np.abs(on_gpu[0].astype(np.int16) - on_cpu[0])
+            assert float(difference.mean()) < 1.0 and int(difference.max()) <= 16, (
+                name,
+                float(difference.mean()),
+                int(difference.max()),
+            )
+            reference, candidate = detector(on_cpu[0]), detector(on_gpu[0])
+            assert not unmatched(reference, candidate, min_score=0.4, min_iou=0.97), name
+            assert not unmatched(candidate, reference, min_score=0.4, min_iou=0.97), name
+
+
+def test_sizes_change_between_frames_and_other_formats_fall_back() -> None:
+    decoder = NvImgCodecDecoder(0)
+    rng = np.random.default_rng(3)
+    for height, width in ((1080, 1920), (480, 640), (2160, 3840), (480, 640)):
+        image = rng.integers(0, 255, (height, width, 3), np.uint8)
+        decoded = decoder.decode(_jpeg(image))
+        assert decoded is not None and decoded[0].shape == (height, width, 3)
+    ok, png = cv2.imencode(".png", image)
+    assert ok
+    decoded = decoder.decode(np.asarray(png, np.uint8).ravel())  # PNG goes through OpenCV
+    assert decoded is not None and np.array_equal(decoded[0], image)
+    assert decoder.decode(np.frombuffer(b"\xff\xd8\xff\xe0 broken", np.uint8)) is None
+
+
+def test_auto_picks_the_gpu_decoder_here() -> None:
+    choice = make_decoder("auto", "cuda:0")
+    assert isinstance(choice.decoder, NvImgCodecDecoder), choice.reason
+    assert isinstance(make_decoder("auto", "cpu").decoder, OpenCvDecoder)
