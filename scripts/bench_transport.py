@@ -368,37 +368,47 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def plot(records: list[dict[str, Any]], sizes: Sequence[str], path: Path) -> None:
-    """Bar chart: p50 and p95 pixel latency per case, frames received written on the bars."""
+    """Draw p50 (solid) and p95 (pale) pixel latency per case, one colour per configuration."""
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
+    from matplotlib.patches import Patch  # noqa: PLC0415
 
+    palette = {"default": "tab:gray", "profile": "tab:blue", "heap": "tab:purple"}
+    palette |= {"shipped": "tab:green"}
+    configs = list(dict.fromkeys(r["config"] for r in records))
     figure, axes = plt.subplots(len(sizes), 1, figsize=(14, 5 * len(sizes)), squeeze=False)
     for axis, size in zip(axes[:, 0], sizes, strict=True):
         rows = [r for r in records if r["size"] == size]
-        labels = [f"{r['config']}\n{r['reliability']}\n{r['format']}/{r['path']}" for r in rows]
-        p50 = [r["pixels_ms_p50"] or 0.0 for r in rows]
-        p95 = [r["pixels_ms_p95"] or 0.0 for r in rows]
-        x = np.arange(len(rows))
-        palette = {
-            "default": "tab:gray",
-            "profile": "tab:blue",
-            "heap": "tab:purple",
-            "shipped": "tab:green",
-        }
-        colors = [palette.get(r["config"], "tab:orange") for r in rows]
-        axis.bar(x, p95, 0.8, color=colors, alpha=0.35, label="p95")
-        axis.bar(x, p50, 0.8, color=colors, label="p50")
-        for xi, r, top in zip(x, rows, p95, strict=True):
-            axis.text(xi, top, f"{r['received']}/{r['sent']}", ha="center", va="bottom", fontsize=7)
-        axis.set_xticks(x, labels, fontsize=6)
-        axis.set_ylabel("stamp -> pixels (ms)")
-        axis.set_title(
-            f"{size}: stamp -> pixels (gray: default, blue: DDS profile, purple: heap settings, "
-            "green: shipped = both, orange: LARGE_DATA; text: frames received)"
+        groups = list(dict.fromkeys((r["reliability"], r["format"], r["path"]) for r in rows))
+        width = 0.85 / len(configs)
+        for g, group in enumerate(groups):
+            for c, config in enumerate(configs):
+                found = [r for r in rows if (r["reliability"], r["format"], r["path"]) == group]
+                row = next((r for r in found if r["config"] == config), None)
+                if row is None:
+                    continue
+                x = g + (c - (len(configs) - 1) / 2) * width
+                color = palette.get(config, "tab:orange")
+                axis.bar(x, row["pixels_ms_p95"] or 0.0, width, color=color, alpha=0.35)
+                axis.bar(x, row["pixels_ms_p50"] or 0.0, width, color=color)
+                axis.text(
+                    x,
+                    row["pixels_ms_p95"] or 0.0,
+                    f"{row['received']}",
+                    ha="center",
+                    va="bottom",
+                    fontsize=6,
+                    rotation=90,
+                )
+        axis.set_xticks(range(len(groups)), ["\n".join(group) for group in groups], fontsize=8)
+        axis.set_ylabel("stamp -> pixels, ms (p50 solid, p95 pale)")
+        axis.set_title(f"{size}: delivery to pixels; numbers: frames received of {rows[0]['sent']}")
+        axis.legend(
+            handles=[Patch(color=palette.get(c, "tab:orange"), label=c) for c in configs],
+            title="configuration",
         )
-        axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=110)
 
