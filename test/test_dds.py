@@ -28,6 +28,17 @@ def test_shipped_profiles_are_well_formed_xml() -> None:
         ElementTree.parse(SOURCE_PROFILES / name)  # raises on malformed XML
 
 
+@pytest.mark.parametrize("name", [CYCLONEDDS_PROFILE, CYCLONEDDS_ICEORYX_PROFILE])
+def test_cyclone_requests_its_receive_buffer_without_requiring_it(name: str) -> None:
+    # Cyclone refuses to create a participant when the kernel will not grant a buffer's "min"
+    # (net.core.rmem_max is about 200 KiB by default): only "max", the requested size, is safe
+    namespace = "{https://cdds.io/config}"
+    root = ElementTree.parse(SOURCE_PROFILES / name).getroot()
+    buffers = root.findall(f".//{namespace}Internal/{namespace}SocketReceiveBufferSize")
+    assert len(buffers) == 1
+    assert buffers[0].attrib == {"max": "16MB"}
+
+
 def test_fastdds_profile_has_a_64_mib_segment_and_keeps_udp() -> None:
     root = ElementTree.parse(SOURCE_PROFILES / FASTDDS_PROFILE).getroot()
     kinds = {
