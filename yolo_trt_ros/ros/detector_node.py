@@ -112,7 +112,7 @@ class _Camera:
     subscription: Subscription | None = None
     reliability: ReliabilityPolicy | None = None
     qos_note: str = ""
-    dropped_since_timing: int = 0
+    dropped_since_timing: int = 0  # since the previous detected frame
     transport: TransportMonitor | None = None
 
 
@@ -517,6 +517,9 @@ class DetectorNode(LifecycleNode):
             return
         published = time.perf_counter()
         camera.stats.published((time.monotonic() - frame.receive_monotonic) * 1e3)
+        # drops since the previous detected frame, counted whether or not anyone listens, so a
+        # late timing subscriber is not handed every drop since start-up
+        dropped, camera.dropped_since_timing = camera.dropped_since_timing, 0
         if camera.timing.get_subscription_count():
             times = detector.last_times
             stages = (
@@ -526,11 +529,8 @@ class DetectorNode(LifecycleNode):
             )
             total = (time.monotonic() - frame.receive_monotonic) * 1e3
             camera.timing.publish(
-                messages.inference_timing(
-                    msg.header, frame.receive_ns, stages, total, camera.dropped_since_timing
-                )
+                messages.inference_timing(msg.header, frame.receive_ns, stages, total, dropped)
             )
-            camera.dropped_since_timing = 0
         if camera.annotated is not None and camera.annotated.get_subscription_count():
             drawn = draw_detections(to_bgr8(image, pixel_format), found)
             camera.annotated.publish(array_to_image_msg(drawn, msg.header))
