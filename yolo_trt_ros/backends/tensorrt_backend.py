@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from yolo_trt_ros.backends.base import Backend, TensorSpec
 from yolo_trt_ros.core.metadata import ModelMetadata, parse_ultralytics_metadata
-from yolo_trt_ros.engine.tensorrt_build import _tensorrt
+from yolo_trt_ros.engine.tensorrt_build import import_tensorrt
 from yolo_trt_ros.engine.ultralytics_format import split_ultralytics_engine
 from yolo_trt_ros.errors import BackendNotAvailableError, ModelLoadError
 
@@ -99,7 +99,7 @@ class TensorRTBackend(Backend):
         """Deserialize ``model_path`` (plain plan or Ultralytics .engine) for ``device``."""
         if options:
             raise TypeError(f"unknown tensorrt backend options: {', '.join(options)}")
-        trt = _tensorrt()
+        trt = import_tensorrt()
         header, plan = split_ultralytics_engine(model_path.read_bytes())
         runtime: tensorrt.Runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         kind, _, index = device.partition(":")

@@ -27,6 +27,7 @@ __all__ = [
     "EngineBuilder",
     "ProgressCallback",
     "TensorRTBuilder",
+    "import_tensorrt",
     "tensorrt_version",
 ]
 
@@ -56,7 +57,8 @@ class EngineBuilder(Protocol):
         """Build an engine; return (serialized engine, updated timing cache)."""
 
 
-def _tensorrt() -> Any:
+def import_tensorrt() -> Any:
+    """Import the real TensorRT module, or raise BackendNotAvailableError saying what to install."""
     try:
         module = importlib.import_module("tensorrt")
     except ImportError as error:
@@ -72,7 +74,7 @@ def _tensorrt() -> Any:
 
 def tensorrt_version() -> str:
     """Return the installed TensorRT version, e.g. "10.13.0.35"."""
-    return str(_tensorrt().__version__)
+    return str(import_tensorrt().__version__)
 
 
 def _progress_monitor(trt_module: Any, progress: ProgressCallback) -> Any:
@@ -107,7 +109,7 @@ class TensorRTBuilder:
     """Builds engines with the installed TensorRT."""
 
     def __init__(self) -> None:
-        self.trt = _tensorrt()
+        self.trt = import_tensorrt()
         self.logger = self.trt.Logger(self.trt.Logger.WARNING)
 
     def version(self) -> str:
