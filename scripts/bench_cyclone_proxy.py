@@ -7,9 +7,9 @@ with Cyclone DDS itself (the ``cyclonedds`` Python package, which bundles the C 
 dependency of yolo_trt_ros: ``pip install cyclonedds`` into any environment) and compares
 Cyclone's defaults with ``config/dds/cyclonedds_camera_frames.xml`` (``CYCLONEDDS_URI``), for
 RELIABLE and BEST_EFFORT, depth 1, at ``--rate`` Hz. What it shows is Cyclone's UDP transport
-with and without the larger socket receive buffer; absolute latencies include the Python
-binding's serialization (about 15 ms per 1080p frame), which rclpy does not pay, so compare the
-two configurations with each other, not with bench_transport.py's numbers.
+with and without the larger socket receive buffer. Absolute latencies include the Python
+binding's serialization (``write()`` took 5-8 ms p50 per 1080p frame here), which rclpy does not
+pay, so compare the two configurations with each other, not with bench_transport.py's numbers.
 
 The binding is Cyclone DDS 11; ROS 2 Humble and Jazzy ship 0.10, which reads the same elements
 this configuration uses.

@@ -70,6 +70,9 @@ def decoders() -> tuple[dict[str, Decode], dict[str, str]]:
     missing: dict[str, str] = {}
     try:
         found["nvimgcodec"] = NvImgCodecDecoder(0).decode
+    except Exception as error:  # noqa: BLE001 - report, do not fail the run
+        missing["nvimgcodec"] = str(error)
+    try:
         from nvidia import nvimgcodec as codec  # noqa: PLC0415 - the same, without the host copy
 
         decoder = codec.Decoder(device_id=0)
@@ -83,8 +86,8 @@ def decoders() -> tuple[dict[str, Decode], dict[str, str]]:
             return reused[0]
 
         found["nvimgcodec_on_device"] = on_device
-    except Exception as error:  # noqa: BLE001 - report, do not fail the run
-        missing["nvimgcodec"] = str(error)
+    except Exception as error:  # noqa: BLE001
+        missing["nvimgcodec_on_device"] = str(error)
     try:
         import torch  # noqa: PLC0415
         import torchvision.io  # noqa: PLC0415

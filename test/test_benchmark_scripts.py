@@ -57,5 +57,5 @@ def test_jpeg_benchmark_times_opencv_and_explains_missing_gpu_decoders(tmp_path:
     assert by_name["opencv"]["ms_p50"] > 0 and by_name["opencv"]["jpeg_bytes"] > 10_000
     unavailable = report["unavailable"]
     assert isinstance(unavailable, dict)
-    for name in ("nvimgcodec", "torchvision_cuda"):
+    for name in ("nvimgcodec", "nvimgcodec_on_device", "torchvision_cuda"):
         assert (name in by_name) != (name in unavailable), name  # timed, or said why not

@@ -252,4 +252,4 @@ def test_best_effort_1080p_without_the_profile_warns_in_diagnostics(
         assert int(values["frames lost in transport"]) > 0, (received, sent[0], values)
     # reuse_frame_memory defaults to true: configure tuned the node's heap and says so
     detector = {v.key: v.value for v in detector_statuses[-1].values}
-    assert detector["frame memory reuse"].startswith("glibc "), detector
+    assert "come from the heap" in detector["frame memory reuse"], detector

@@ -22,8 +22,8 @@ from typing import Final
 # glibc's mallopt parameter numbers (malloc.h)
 _M_TRIM_THRESHOLD: Final = -1
 _M_MMAP_THRESHOLD: Final = -3
-# The most every glibc accepts (older ones refuse more than HEAP_MAX_SIZE / 2, 32 MiB on 64-bit);
-# it covers a 4K rgb8 frame (24.9 MB)
+# The most every 64-bit glibc accepts (older ones refuse more than HEAP_MAX_SIZE / 2: 32 MiB on
+# 64-bit, 16 MiB on 32-bit systems); it covers a 4K rgb8 frame (24.9 MB)
 MMAP_THRESHOLD_BYTES: Final = 32 * 1024 * 1024
 # Free memory kept at the top of the heap before it is returned: room for several such frames
 TRIM_THRESHOLD_BYTES: Final = 256 * 1024 * 1024
@@ -52,12 +52,16 @@ def keep_frame_buffers(
     mallopt.restype = ctypes.c_int
     gnu_get_libc_version.restype = ctypes.c_char_p
     version = gnu_get_libc_version().decode()
-    if not (
-        mallopt(_M_MMAP_THRESHOLD, mmap_threshold) and mallopt(_M_TRIM_THRESHOLD, trim_threshold)
-    ):
-        return HeapTuning(
-            False, f"glibc {version} refused mallopt({mmap_threshold}, {trim_threshold})"
+    refused = [
+        f"{name} {value}"
+        for name, option, value in (
+            ("M_MMAP_THRESHOLD", _M_MMAP_THRESHOLD, mmap_threshold),
+            ("M_TRIM_THRESHOLD", _M_TRIM_THRESHOLD, trim_threshold),
         )
+        if not mallopt(option, value)
+    ]
+    if refused:  # a setting that was accepted stays: report the whole as not applied
+        return HeapTuning(False, f"glibc {version} refused mallopt {', '.join(refused)}")
     return HeapTuning(
         True,
         f"glibc {version}: buffers up to {mmap_threshold >> 20} MiB come from the heap and "

@@ -85,7 +85,7 @@ class NvImgCodecDecoder:
         self._codec: Any = nvimgcodec
         try:
             self._decoder: Any = nvimgcodec.Decoder(device_id=device_id)
-        except RuntimeError as error:  # no CUDA device or driver
+        except Exception as error:  # no CUDA device or driver; the binding raises RuntimeError
             raise InvalidSettingError(
                 f"jpeg_decoder nvimgcodec: no usable CUDA device {device_id} ({error}); "
                 "set jpeg_decoder: opencv on machines without a GPU"
@@ -104,7 +104,7 @@ class NvImgCodecDecoder:
         try:
             stream = self._codec.CodeStream(data)
             image = self._decoder.decode(stream, image=self._image, params=self._params)
-        except RuntimeError:
+        except Exception:  # noqa: BLE001 - whatever nvImageCodec refuses, OpenCV gets a try
             image = None
         if image is None:
             return self._fallback.decode(data)

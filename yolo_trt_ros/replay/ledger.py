@@ -57,7 +57,7 @@ class StageTimes:
     inference_ms: float
     postprocess_ms: float
     total_ms: float  # the detector's receive -> detections published
-    frames_dropped: int  # drops the detector counted since its previous timing message
+    frames_dropped: int  # drops the detector counted since its previous detected frame
 
 
 @dataclass

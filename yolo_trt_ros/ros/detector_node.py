@@ -112,7 +112,8 @@ class _Camera:
     subscription: Subscription | None = None
     reliability: ReliabilityPolicy | None = None
     qos_note: str = ""
-    dropped_since_timing: int = 0  # since the previous detected frame
+    drops_seen: int = 0  # frames replaced in the mailbox; written by the executor thread only
+    drops_reported: int = 0  # drops_seen at the previous detected frame; inference thread only
     transport: TransportMonitor | None = None
 
 
@@ -277,7 +278,8 @@ class DetectorNode(LifecycleNode):
     def _configure(self) -> None:
         config = self._read_config()
         self._check_power_mode(config)
-        self._heap = self._tune_heap(config)
+        self._tune_heap(config)
+        self._decoder = self._choose_decoder(config)  # before a possibly long engine build
         self.get_logger().info(
             f"configuring: model {config.model or 'bundled YOLO11n'} (backend {config.backend}, device {config.device})"
         )
@@ -312,24 +314,30 @@ class DetectorNode(LifecycleNode):
                 f"warm-up: {config.warmup_runs} run(s) in {time.monotonic() - warm:.2f} s"
             )
         self._create_outputs(config)
-        self._decoder = self._choose_decoder(config)
         self._publish_model_facts(prepared, detector)
 
     def _choose_decoder(self, config: DetectorConfig) -> DecoderChoice | None:
-        if not any(c.input_type == "compressed" for c in self._cameras.values()):
+        topics = range(len(config.image_topics))
+        if not any(config.input_type_of(index) == "compressed" for index in topics):
             return None
         choice = make_decoder(config.jpeg_decoder, config.device)
         self.get_logger().info(f"compressed frames: {choice.decoder.name} ({choice.reason})")
         return choice
 
-    def _tune_heap(self, config: DetectorConfig) -> HeapTuning:
+    def _tune_heap(self, config: DetectorConfig) -> None:
+        """Apply the heap settings once per process (they cannot be undone)."""
+        if config.reuse_frame_memory and not self._heap.applied:
+            self._heap = keep_frame_buffers()
+            self.get_logger().info(f"frame memory: {self._heap.detail}")
+
+    def _heap_fact(self, config: DetectorConfig) -> str:
+        if self._heap.applied and not config.reuse_frame_memory:
+            return (
+                f"{self._heap.detail} (still: reuse_frame_memory was true earlier; restart to undo)"
+            )
         if not config.reuse_frame_memory:
-            return HeapTuning(False, "off (reuse_frame_memory: false)")
-        if self._heap.applied:
-            return self._heap  # once per process is enough
-        tuning = keep_frame_buffers()
-        self.get_logger().info(f"frame memory: {tuning.detail}")
-        return tuning
+            return "off (reuse_frame_memory: false)"
+        return self._heap.detail
 
     def _check_power_mode(self, config: DetectorConfig) -> None:
         """Read (and if asked, switch) the Jetson power mode; a problem is a warning, never fatal."""
@@ -397,7 +405,7 @@ class DetectorNode(LifecycleNode):
             "engine": prepared.engine_path or "none (the backend runs the model file)",
             "engine cache key": prepared.cache_key or "none",
             "GPU memory": "n/a (CPU backend)" if detector.backend.device == "cpu" else "unknown",
-            "frame memory reuse": self._heap.detail,
+            "frame memory reuse": self._heap_fact(self._config),
             "JPEG decoder": (
                 f"{self._decoder.decoder.name} ({self._decoder.reason})"
                 if self._decoder
@@ -467,7 +475,7 @@ class DetectorNode(LifecycleNode):
         frame = _Frame(msg, self.get_clock().now().nanoseconds, time.monotonic())
         if self._mailbox.put(camera.name, frame):
             camera.stats.dropped()
-            camera.dropped_since_timing += 1
+            camera.drops_seen += 1
 
     def _inference_loop(self) -> None:
         while not self._stop.is_set():
@@ -519,7 +527,8 @@ class DetectorNode(LifecycleNode):
         camera.stats.published((time.monotonic() - frame.receive_monotonic) * 1e3)
         # drops since the previous detected frame, counted whether or not anyone listens, so a
         # late timing subscriber is not handed every drop since start-up
-        dropped, camera.dropped_since_timing = camera.dropped_since_timing, 0
+        seen = camera.drops_seen
+        dropped, camera.drops_reported = seen - camera.drops_reported, seen
         if camera.timing.get_subscription_count():
             times = detector.last_times
             stages = (
