@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import cv2
 import numpy as np
+import pytest
 import yaml
 from builtin_interfaces.msg import Time
 from conftest import RosHarness
@@ -30,6 +31,9 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from test_install_layout import executables_where_ros2_run_looks
+from vision_msgs.msg import Detection2DArray
+
+from yolo_trt_ros.core.detections import Detections
 
 Message = TypeVar("Message")
 
@@ -247,3 +251,21 @@ class RosTestCase(unittest.TestCase):
     @classmethod
     def tearDownClass(cls) -> None:
         cls.ros.close()
+
+
+def assert_same_detections(message: Detection2DArray, expected: Detections) -> None:
+    """The node's message holds exactly the core's detections: names, scores, boxes, header."""
+    assert len(message.detections) == len(expected) > 0
+    for detection, (box, score, _, name) in zip(message.detections, expected, strict=True):
+        (result,) = detection.results
+        assert result.hypothesis.class_id == name
+        assert result.hypothesis.score == pytest.approx(score, abs=1e-6)
+        center, size = detection.bbox.center.position, detection.bbox
+        got = [
+            center.x - size.size_x / 2,
+            center.y - size.size_y / 2,
+            center.x + size.size_x / 2,
+            center.y + size.size_y / 2,
+        ]
+        assert got == pytest.approx(list(box), abs=1e-3)
+        assert detection.header == message.header

@@ -21,6 +21,7 @@ from node_harness import (
     Collector,
     DetectorProcess,
     LifecycleClient,
+    assert_same_detections,
     image_message,
     jpeg_message,
     latest_statuses,
@@ -34,7 +35,6 @@ from sample_images import build_sample_images
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
-from yolo_trt_ros.core.detections import Detections
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.msg import EngineInfo, InferenceTiming
 
@@ -42,23 +42,6 @@ from yolo_trt_ros.msg import EngineInfo, InferenceTiming
 @pytest.fixture(scope="module")
 def bus() -> np.ndarray:
     return build_sample_images()["bus"]
-
-
-def _assert_same_detections(message: Detection2DArray, expected: Detections) -> None:
-    assert len(message.detections) == len(expected) > 0
-    for detection, (box, score, _, name) in zip(message.detections, expected, strict=True):
-        (result,) = detection.results
-        assert result.hypothesis.class_id == name
-        assert result.hypothesis.score == pytest.approx(score, abs=1e-6)
-        center, size = detection.bbox.center.position, detection.bbox
-        got = [
-            center.x - size.size_x / 2,
-            center.y - size.size_y / 2,
-            center.x + size.size_x / 2,
-            center.y + size.size_y / 2,
-        ]
-        assert got == pytest.approx(list(box), abs=1e-3)
-        assert detection.header == message.header
 
 
 def test_bus_as_raw_and_compressed_image(
@@ -108,8 +91,8 @@ def test_bus_as_raw_and_compressed_image(
         assert decoded is not None
         expected_jpeg = core(np.asarray(decoded, np.uint8))
     assert {"bus", "person"} <= set(expected_raw.class_names)
-    _assert_same_detections(raw_out.messages[0], expected_raw)
-    _assert_same_detections(jpeg_out.messages[0], expected_jpeg)
+    assert_same_detections(raw_out.messages[0], expected_raw)
+    assert_same_detections(jpeg_out.messages[0], expected_jpeg)
     assert (
         raw_out.messages[0].header.stamp == stamp
         and raw_out.messages[0].header.frame_id == "bus_camera"

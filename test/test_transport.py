@@ -17,13 +17,19 @@ import pytest
 from builtin_interfaces.msg import Time
 from conftest import RosHarness
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from node_harness import Collector, DetectorProcess, image_message, jpeg_message, publish_until
+from node_harness import (
+    Collector,
+    DetectorProcess,
+    assert_same_detections,
+    image_message,
+    jpeg_message,
+    publish_until,
+)
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
 from sample_images import build_sample_images
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
-from test_detector_node import _assert_same_detections as assert_same_detections
 from vision_msgs.msg import Detection2DArray
 
 from yolo_trt_ros.dds import FASTDDS_PROFILE

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     import tensorrt as trt
 
 __all__ = [
-    "BuildResult",
     "EngineBuilder",
     "ProgressCallback",
     "TensorRTBuilder",
@@ -32,13 +31,6 @@ __all__ = [
 ]
 
 ProgressCallback = Callable[[str, float, str], None]  # stage, percent 0..100, message
-
-
-class BuildResult(Protocol):
-    """What a build returns: the serialized engine and the updated timing cache."""
-
-    engine: bytes
-    timing_cache: bytes | None
 
 
 class EngineBuilder(Protocol):
