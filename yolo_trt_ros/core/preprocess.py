@@ -19,9 +19,8 @@ import numpy.typing as npt
 from yolo_trt_ros.core.letterbox import LetterboxGeometry, compute_letterbox, normalize_size
 from yolo_trt_ros.errors import InvalidImageError, InvalidSettingError
 
-__all__ = ["PIXEL_FORMATS", "PixelFormat", "Preprocessor", "guess_pixel_format", "to_bgr8"]
+__all__ = ["PIXEL_FORMATS", "Preprocessor", "guess_pixel_format", "to_bgr8"]
 
-PixelFormat = Literal["bgr8", "rgb8", "bgra8", "rgba8", "mono8", "mono16"]
 
 # For each pixel format: channel count, and which source channel feeds tensor channels R, G, B.
 PIXEL_FORMATS: Final[dict[str, tuple[int, tuple[int, int, int]]]] = {
@@ -89,11 +88,14 @@ _TO_BGR: Final = {
 def to_bgr8(
     image: npt.NDArray[np.generic], pixel_format: str | None = None
 ) -> npt.NDArray[np.uint8]:
-    """Return a (H, W, 3) BGR uint8 copy of an image (for drawing), whatever its pixel format."""
+    """Return an image as (H, W, 3) BGR uint8, whatever its pixel format (for drawing).
+
+    bgr8 comes back as the checked pixels themselves, not a copy (``draw_detections`` copies).
+    """
     pixel_format = pixel_format or guess_pixel_format(image)
     pixels = _checked_pixels(image, pixel_format)
     if pixel_format == "bgr8":
-        return np.array(pixels, dtype=np.uint8, copy=True)
+        return np.asarray(pixels, np.uint8)
     return np.asarray(cv2.cvtColor(pixels, _TO_BGR[pixel_format]), np.uint8)
 
 

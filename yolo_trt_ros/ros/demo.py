@@ -11,6 +11,7 @@ and latency as they arrive, and writes the annotated images to ``--out``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import signal
 import subprocess
 import sys
@@ -92,14 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         frames = frames_from(args.source)
-        next(frames)
+        first = next(frames)  # a bad source fails here, before a detector is started
     except InvalidImageError as error:
         print(f"demo: {error}", file=sys.stderr)
         return 2
     detector = _start_detector(args)
     rclpy.init()
     camera = ImageSourceNode(
-        frames_from(args.source),
+        itertools.chain([first], frames),
         topic=TOPIC,
         rate_hz=args.rate,
         compressed=args.compressed,

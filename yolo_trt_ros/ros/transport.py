@@ -145,6 +145,8 @@ class TransportMonitor:
         self.frame_bytes = 0
         self.lost_total = 0
         self._lost: deque[tuple[float, int]] = deque()  # (monotonic time, frames lost then)
+        # the environment (DDS profile) is fixed for the process: judge each frame size once
+        self._risk: tuple[int, str] = (0, "")
 
     def observe(self, frame_bytes: int) -> None:
         """Note the size of an arriving frame (bytes on the wire)."""
@@ -164,7 +166,9 @@ class TransportMonitor:
 
     def warning(self) -> str:
         """Return an actionable warning about this camera's transport, or ''."""
-        risk = frame_loss_risk(self.frame_bytes, self.best_effort) if self.frame_bytes else ""
+        if self.frame_bytes and self._risk[0] != self.frame_bytes:
+            self._risk = (self.frame_bytes, frame_loss_risk(self.frame_bytes, self.best_effort))
+        risk = self._risk[1]
         lost = self.lost_recently()
         if lost and self.frame_bytes > _LARGE_FRAME_BYTES:
             return (
