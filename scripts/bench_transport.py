@@ -270,8 +270,7 @@ def _environment(config: str, domain: int) -> dict[str, str]:
     return env
 
 
-def _child(role: str, case: Case, args: argparse.Namespace, env: dict[str, str]) -> list[str]:
-    del env
+def _child(role: str, case: Case, args: argparse.Namespace) -> list[str]:
     return [
         sys.executable,
         __file__,
@@ -298,7 +297,7 @@ def measure(case: Case, args: argparse.Namespace) -> dict[str, Any]:
     """Run one case in two fresh processes and return its record."""
     env = _environment(case.config, random.randint(100, 200))
     subscriber = subprocess.Popen(
-        _child("subscriber", case, args, env),
+        _child("subscriber", case, args),
         env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -312,7 +311,7 @@ def measure(case: Case, args: argparse.Namespace) -> dict[str, Any]:
         subscriber.kill()
         raise RuntimeError(f"the subscriber of {case.label} did not start")
     published = subprocess.run(
-        _child("publisher", case, args, env),
+        _child("publisher", case, args),
         env=env,
         capture_output=True,
         text=True,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -23,16 +22,11 @@ FINGERPRINT = DeviceFingerprint("NVIDIA Stand-in GPU", "8.7", "10.13.0.35", "12.
 class StandInBuilder:
     """Builds fake engines; logs each build to ``log`` and can be slow on purpose."""
 
-    def __init__(
-        self,
-        log: Path | None = None,
-        seconds: float = 0.0,
-        version: str = FINGERPRINT.tensorrt_version,
-    ) -> None:
-        self.log, self.seconds, self._version = log, seconds, version
+    def __init__(self, log: Path | None = None) -> None:
+        self.log = log
 
     def version(self) -> str:
-        return self._version
+        return FINGERPRINT.tensorrt_version
 
     def build(
         self,
@@ -42,7 +36,6 @@ class StandInBuilder:
         progress: ProgressCallback,
     ) -> tuple[bytes, bytes | None]:
         progress("build", 50.0, "stand-in build")
-        time.sleep(self.seconds)
         if self.log is not None:
             with self.log.open("a") as out:
                 out.write(f"{spec.precision} {onnx_path.name}\n")

@@ -205,8 +205,6 @@ class Detector(ClosesOnExit):
         )
         return detections
 
-    detect = __call__
-
     def warmup(self, runs: int = 1) -> None:
         """Run the model on a blank frame so the first real frame does not pay for lazy setup."""
         height, width = self.input_size

@@ -32,7 +32,7 @@ __all__ = [
 DECODER_CHOICES: Final = ("auto", "opencv", "nvimgcodec")
 DecodedImage = tuple[npt.NDArray[np.uint8], str]  # (H, W, C) pixels and their pixel format
 _JPEG_START: Final = b"\xff\xd8"
-_CUDA_DEVICE: Final = re.compile(r"^(?:cuda|tensorrt|dla)(?::(\d+))?$")
+_CUDA_DEVICE: Final = re.compile(r"cuda:(\d+)")
 _NVIMGCODEC_HINT: Final = (
     "install nvImageCodec for GPU JPEG decoding: pip install nvidia-nvimgcodec-cu12 (or -cu13; "
     "nvidia-nvimgcodec-tegra-cu12 on Jetson) with nvidia-nvjpeg, or set jpeg_decoder: opencv"
@@ -134,8 +134,8 @@ def make_decoder(choice: str, device: str = "auto") -> DecoderChoice:
         )
     if choice == "opencv":
         return DecoderChoice(OpenCvDecoder(), "jpeg_decoder: opencv")
-    match = _CUDA_DEVICE.match(device)
-    device_id = int(match.group(1) or 0) if match and not device.startswith("dla") else 0
+    match = _CUDA_DEVICE.fullmatch(device)  # GPU decode on cuda:N; GPU 0 for cuda, dla:N, auto
+    device_id = int(match.group(1)) if match else 0
     if choice == "nvimgcodec":
         return DecoderChoice(NvImgCodecDecoder(device_id), "jpeg_decoder: nvimgcodec")
     if device == "cpu":

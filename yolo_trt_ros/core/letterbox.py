@@ -96,7 +96,6 @@ def compute_letterbox(
     rect: bool = False,
     stride: int = 32,
     scaleup: bool = True,
-    center: bool = True,
 ) -> LetterboxGeometry:
     """Compute the letterbox geometry exactly as Ultralytics' ``LetterBox.get_params`` does.
 
@@ -106,7 +105,6 @@ def compute_letterbox(
         rect: shrink the padding to a multiple of ``stride`` (only for dynamic-shape models).
         stride: the model's largest stride; input sides stay multiples of it in rect mode.
         scaleup: allow enlarging small images (Ultralytics' default); False only shrinks.
-        center: centre the image (Ultralytics' default) instead of placing it top-left.
 
     """
     height, width = int(source_hw[0]), int(source_hw[1])
@@ -122,9 +120,9 @@ def compute_letterbox(
     pad_w, pad_h = target_w - new_w, target_h - new_h
     if rect:
         pad_w, pad_h = pad_w % stride, pad_h % stride
-    half_w, half_h = (pad_w / 2, pad_h / 2) if center else (pad_w, pad_h)
-    top, bottom = (round(half_h - 0.1) if center else 0), round(half_h + 0.1)
-    left, right = (round(half_w - 0.1) if center else 0), round(half_w + 0.1)
+    half_w, half_h = pad_w / 2, pad_h / 2  # centred, as Ultralytics' default
+    top, bottom = round(half_h - 0.1), round(half_h + 0.1)
+    left, right = round(half_w - 0.1), round(half_w + 0.1)
     return LetterboxGeometry(
         source_hw=(height, width),
         input_hw=(new_h + top + bottom, new_w + left + right),

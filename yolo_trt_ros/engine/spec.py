@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -97,10 +97,6 @@ class EngineSpec:
     def device_index(self) -> int:
         """The GPU or DLA core number."""
         return int(self.device.split(":")[1])
-
-    def with_model(self, model: Path, sha256: str) -> EngineSpec:
-        """Return the same spec for another model file (e.g. the FP16 ONNX made from this one)."""
-        return replace(self, model=str(model), model_sha256=sha256)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ __all__ = [
     "ProgressCallback",
     "TensorRTBuilder",
     "import_tensorrt",
-    "tensorrt_version",
 ]
 
 ProgressCallback = Callable[[str, float, str], None]  # stage, percent 0..100, message
@@ -62,11 +61,6 @@ def import_tensorrt() -> Any:
             "the tensorrt module here has no Builder: install the real TensorRT, not a stub"
         )
     return module
-
-
-def tensorrt_version() -> str:
-    """Return the installed TensorRT version, e.g. "10.13.0.35"."""
-    return str(import_tensorrt().__version__)
 
 
 def _progress_monitor(trt_module: Any, progress: ProgressCallback) -> Any:

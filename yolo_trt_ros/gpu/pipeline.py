@@ -199,8 +199,6 @@ class GpuDetector(Detector):
             self.last_times = StageTimes(0.0, 0.0, total_ms)
         return detections
 
-    detect = __call__
-
     def _read_detections(self, geometry: LetterboxGeometry) -> RawDetections:
         """Return the frame's detections in source-image pixels."""
         if self.decoder is not None:

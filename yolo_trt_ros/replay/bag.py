@@ -157,11 +157,6 @@ class ImageBag(ClosesOnExit):
         """Every topic in the bag and its message type."""
         return {name: info.msgtype or "(mixed types)" for name, info in self.reader.topics.items()}
 
-    @property
-    def duration_s(self) -> float:
-        """Time between the first and the last message, in seconds."""
-        return max(0, self.reader.duration) / 1e9
-
     def image_topics(self, wanted: Sequence[str] = ()) -> list[ImageTopic]:
         """Return the wanted image topics (all image topics when none are named).
 

@@ -85,8 +85,7 @@ class DetectionPrinter(Node):
         except InvalidImageError as error:
             print(f"demo: annotated image unusable: {error}", file=sys.stderr)
             return
-        if self.out is None:
-            return
+        assert self.out is not None  # subscribed only when out is set
         self.out.mkdir(parents=True, exist_ok=True)
         self.saved += 1
         cv2.imwrite(str(self.out / f"annotated_{self.saved:04d}.png"), image)
