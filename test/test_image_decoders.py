@@ -13,7 +13,8 @@ import pytest
 from sample_images import build_sample_images
 
 from yolo_trt_ros.errors import InvalidSettingError
-from yolo_trt_ros.image_decoders import OpenCvDecoder, make_decoder
+from yolo_trt_ros.image_decoders import DECODER_CHOICES, OpenCvDecoder, make_decoder
+from yolo_trt_ros.ros.parameters import PARAMETERS
 
 nvimgcodec_absent = pytest.mark.skipif(
     importlib.util.find_spec("nvidia") is not None
@@ -51,6 +52,11 @@ def test_auto_falls_back_to_opencv_and_says_why() -> None:
 def test_insisting_on_nvimgcodec_without_it_names_what_to_install() -> None:
     with pytest.raises(InvalidSettingError, match="pip install nvidia-nvimgcodec"):
         make_decoder("nvimgcodec", "cuda:0")
+
+
+def test_the_parameter_offers_exactly_the_decoders_there_are() -> None:
+    (spec,) = [s for s in PARAMETERS if s.name == "jpeg_decoder"]
+    assert spec.choices == DECODER_CHOICES
 
 
 def test_unknown_decoder_is_refused() -> None:

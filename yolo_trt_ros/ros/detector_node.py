@@ -41,7 +41,7 @@ from rclpy.lifecycle import (
 )
 from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from rclpy.subscription import Subscription
 from rclpy.timer import Timer
@@ -76,16 +76,13 @@ from yolo_trt_ros.ros.parameters import (
     descriptor_for,
     resolve_classes,
 )
-from yolo_trt_ros.ros.qos import choose_reliability, image_qos
+from yolo_trt_ros.ros.qos import LATCHED, choose_reliability, image_qos
 from yolo_trt_ros.ros.transport import TransportMonitor, frame_from_cdr, warn_about_transport
 from yolo_trt_ros.stream import NewestFrameMailbox, RateCap, StreamStats
 
 __all__ = ["DetectorNode", "main"]
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
-_LATCHED = QoSProfile(
-    depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
-)
 
 
 @dataclass
@@ -390,8 +387,8 @@ class DetectorNode(LifecycleNode):
             from_cache=prepared.from_cache,
             power_mode=self._power_check.mode_name if self._power_check else "",
         )
-        engine_publisher = self.create_publisher(EngineInfo, "~/engine_info", _LATCHED)
-        label_publisher = self.create_publisher(LabelInfo, "~/label_info", _LATCHED)
+        engine_publisher = self.create_publisher(EngineInfo, "~/engine_info", LATCHED)
+        label_publisher = self.create_publisher(LabelInfo, "~/label_info", LATCHED)
         self._latched = [engine_publisher, label_publisher]
         engine_publisher.publish(info)
         label_publisher.publish(messages.label_info(detector.names, header, detector.settings.conf))
@@ -585,15 +582,7 @@ class DetectorNode(LifecycleNode):
             live = {p.name: p.value for p in parameters if p.name in LIVE_PARAMETERS}
             if live and self._detector is not None:
                 self._detector.update_settings(
-                    **{
-                        {
-                            "confidence_threshold": "conf",
-                            "iou_threshold": "iou",
-                            "max_detections": "max_det",
-                            "agnostic_nms": "agnostic",
-                        }[name]: value
-                        for name, value in live.items()
-                    }
+                    **{LIVE_PARAMETERS[name]: value for name, value in live.items()}
                 )
                 self.get_logger().info(f"applied {', '.join(f'{k}={v}' for k, v in live.items())}")
         except InvalidSettingError as error:

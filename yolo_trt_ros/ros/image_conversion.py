@@ -23,6 +23,7 @@ from std_msgs.msg import Header
 
 from yolo_trt_ros.errors import InvalidImageError
 from yolo_trt_ros.image_decoders import ImageDecoder, OpenCvDecoder
+from yolo_trt_ros.ros.parameters import DEFAULT_MAX_PIXELS
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -32,8 +33,6 @@ __all__ = [
     "image_to_array",
 ]
 
-DEFAULT_MAX_PIXELS: Final = 64 * 1024 * 1024
-"""Largest accepted width * height (e.g. 8192 x 8192); anything bigger is a corrupt header."""
 _OPENCV: Final = OpenCvDecoder()
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import signal
 import sys
 import threading
 import time
@@ -25,7 +24,7 @@ from typing import Any
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from rclpy.subscription import Subscription
 from sensor_msgs.msg import CompressedImage, Image
@@ -49,14 +48,13 @@ from yolo_trt_ros.ros.measurement import (
     counter_delta,
     run_info,
     split_ros_args,
+    stop_on_sigterm,
 )
+from yolo_trt_ros.ros.qos import LATCHED
 
 __all__ = ["LatencyProbe", "main"]
 
 _OUTPUT_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-_LATCHED = QoSProfile(
-    depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
-)
 
 
 class LatencyProbe(Node):
@@ -98,7 +96,7 @@ class LatencyProbe(Node):
             )
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.create_subscription(
-            EngineInfo, f"{self.detector}/engine_info", self._on_engine, _LATCHED
+            EngineInfo, f"{self.detector}/engine_info", self._on_engine, LATCHED
         )
 
     def watch_images(self) -> None:
@@ -249,10 +247,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _stop_on_sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def _run_until_done(probe: LatencyProbe, args: argparse.Namespace) -> None:
     """Return at the first stop condition: --duration, --idle-timeout after images, or Ctrl-C."""
     started = time.monotonic()
@@ -274,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ours, ros_args = split_ros_args(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(ours)
     rclpy.init(args=["latency_probe", *ros_args], signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    stop_on_sigterm()
     ledger = FrameLedger()
     probe = LatencyProbe(ledger)
     spinner = Spinner(probe)

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from types import MappingProxyType
 from typing import Any, Final
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
 from yolo_trt_ros.errors import InvalidSettingError
-from yolo_trt_ros.image_decoders import DECODER_CHOICES
 
 __all__ = [
+    "DEFAULT_MAX_PIXELS",
     "LIVE_PARAMETERS",
     "PARAMETERS",
     "DetectorConfig",
@@ -42,6 +43,9 @@ class ParameterSpec:
     float_range: tuple[float, float] | None = None
     dynamic_typing: bool = False  # for lists that may hold names or indices, or stay unset
 
+
+DEFAULT_MAX_PIXELS: Final = 64 * 1024 * 1024
+"""Largest accepted width * height (e.g. 8192 x 8192); anything bigger is a corrupt header."""
 
 PARAMETERS: Final[tuple[ParameterSpec, ...]] = (
     ParameterSpec(
@@ -153,7 +157,7 @@ PARAMETERS: Final[tuple[ParameterSpec, ...]] = (
         "jpeg_decoder",
         "auto",
         "Decoder for compressed topics: auto (nvImageCodec on the GPU when installed and the node may use a GPU, else OpenCV), opencv (CPU, libjpeg-turbo) or nvimgcodec (fail configure without it). PNG always goes through OpenCV.",
-        DECODER_CHOICES,
+        ("auto", "opencv", "nvimgcodec"),  # image_decoders.DECODER_CHOICES (kept light to import)
     ),
     ParameterSpec(
         "reuse_frame_memory",
@@ -176,7 +180,7 @@ PARAMETERS: Final[tuple[ParameterSpec, ...]] = (
     ),
     ParameterSpec(
         "max_image_pixels",
-        64 * 1024 * 1024,
+        DEFAULT_MAX_PIXELS,
         "Refuse images larger than this many pixels (protects against corrupt size fields).",
         int_range=(1, 1 << 31),
     ),
@@ -199,8 +203,14 @@ PARAMETERS: Final[tuple[ParameterSpec, ...]] = (
     ),
 )
 
-LIVE_PARAMETERS: Final = frozenset(
-    {"confidence_threshold", "iou_threshold", "max_detections", "agnostic_nms"}
+# parameters that apply while active -> the Detector setting each one changes
+LIVE_PARAMETERS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "confidence_threshold": "conf",
+        "iou_threshold": "iou",
+        "max_detections": "max_det",
+        "agnostic_nms": "agnostic",
+    }
 )
 _SPECS: Final = {spec.name: spec for spec in PARAMETERS}
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|dla:\d+)$")
@@ -289,7 +299,7 @@ class DetectorConfig:
     publish_annotated: bool = False
     autostart: bool = False
     warmup_runs: int = 2
-    max_image_pixels: int = 64 * 1024 * 1024
+    max_image_pixels: int = DEFAULT_MAX_PIXELS
     max_rate_hz: float = 0.0
     expected_power_modes: tuple[str, ...] = ()
     set_power_mode: bool = False

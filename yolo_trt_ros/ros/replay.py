@@ -18,7 +18,6 @@ Exit status: 0 done; 1 the replay stopped early (damaged bag), report written fo
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -52,6 +51,7 @@ from yolo_trt_ros.ros.measurement import (
     counter_delta,
     run_info,
     split_ros_args,
+    stop_on_sigterm,
     wait_for,
 )
 
@@ -216,10 +216,6 @@ def _play(
     return playback
 
 
-def _stop_on_sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Replay, measure, write the report; see the module docstring for the exit status."""
     ours, ros_args = split_ros_args(sys.argv[1:] if argv is None else argv)
@@ -232,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"replay: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     rclpy.init(args=["replay", *ros_args], signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    stop_on_sigterm()
     ledger = FrameLedger()
     node, probe = Node("bag_replay"), LatencyProbe(ledger, "bag_replay_probe")
     spinner = Spinner(node, probe)
