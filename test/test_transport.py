@@ -8,7 +8,6 @@ detection core run in this process.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -143,14 +142,6 @@ def test_monitor_warns_only_for_risky_setups(monkeypatch: pytest.MonkeyPatch) ->
 
 
 # --- over DDS, with the detector in its own process ---------------------------------------------
-
-
-@pytest.fixture
-def detectors() -> Iterator[list[DetectorProcess]]:
-    started: list[DetectorProcess] = []
-    yield started
-    for process in started:
-        assert process.stop() == 0, process.log[-3000:]
 
 
 def test_serialized_and_message_paths_give_the_same_detections(

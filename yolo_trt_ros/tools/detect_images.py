@@ -14,10 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-import cv2
-
 from yolo_trt_ros.detector import Detector
-from yolo_trt_ros.errors import YoloTrtRosError
+from yolo_trt_ros.errors import InvalidImageError, YoloTrtRosError
+from yolo_trt_ros.media import read_image
 
 __all__ = ["main"]
 
@@ -72,9 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     with detector:
         for path in args.images:
-            image = cv2.imread(str(path))  # BGR, as Ultralytics reads files
-            if image is None:
-                print(f"detect_images: cannot read {path} as an image; skipped", file=sys.stderr)
+            try:
+                image = read_image(path)  # BGR, as Ultralytics reads files
+            except InvalidImageError as error:
+                print(f"detect_images: {error}; skipped", file=sys.stderr)
                 status = 1
                 continue
             found = detector(image)
