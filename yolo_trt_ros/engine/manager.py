@@ -87,6 +87,14 @@ def _copy_metadata(source: Path, target: Path) -> None:
     onnx.save(model, str(target))
 
 
+def _write_converted(source: Path, target: Path, convert: Callable[[Path], object]) -> None:
+    """Convert into a partial file, keep the source's metadata, then move it into place."""
+    partial = target.with_suffix(".partial.onnx")
+    convert(partial)
+    _copy_metadata(source, partial)
+    partial.replace(target)
+
+
 class EngineManager:
     """Prepares models for the detector and the export node, caching every expensive step."""
 
@@ -176,9 +184,7 @@ class EngineManager:
                     10.0,
                     f"converting {onnx.name} to FP16 (inputs and outputs stay FP32)",
                 )
-                convert_fp16(onnx, target.with_suffix(".partial.onnx"))
-                _copy_metadata(onnx, target.with_suffix(".partial.onnx"))
-                target.with_suffix(".partial.onnx").replace(target)
+                _write_converted(onnx, target, lambda partial: convert_fp16(onnx, partial))
             return target, ""
         if precision != "int8":
             raise InvalidSettingError(
@@ -198,10 +204,9 @@ class EngineManager:
                 15.0,
                 f"calibrating INT8 on {len(files)} image(s) from {request.calibration_dir}",
             )
-            partial = target.with_suffix(".partial.onnx")
-            quantize_int8(onnx, partial, files, size)
-            _copy_metadata(onnx, partial)
-            partial.replace(target)
+            _write_converted(
+                onnx, target, lambda partial: quantize_int8(onnx, partial, files, size)
+            )
         return target, calibration
 
     def _engine(
