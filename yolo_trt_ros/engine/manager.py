@@ -87,14 +87,6 @@ def _copy_metadata(source: Path, target: Path) -> None:
     onnx.save(model, str(target))
 
 
-def _write_converted(source: Path, target: Path, convert: Callable[[Path], object]) -> None:
-    """Convert into a partial file, keep the source's metadata, then move it into place."""
-    partial = target.with_suffix(".partial.onnx")
-    convert(partial)
-    _copy_metadata(source, partial)
-    partial.replace(target)
-
-
 class EngineManager:
     """Prepares models for the detector and the export node, caching every expensive step."""
 
@@ -169,6 +161,27 @@ class EngineManager:
         self.progress("export", 5.0, f"exporting {model.name} to ONNX with Ultralytics")
         return export_onnx(model, target, size, dynamic=request.dynamic)
 
+    def _convert_once(
+        self,
+        source: Path,
+        target: Path,
+        convert: Callable[[Path], object],
+        force: bool,
+        progress: tuple[str, float, str],
+    ) -> None:
+        """Make ``target`` with ``convert`` unless it exists (or ``force``), atomically.
+
+        The conversion writes a partial file, which gets the source's metadata and then moves
+        into place.
+        """
+        if target.is_file() and not force:
+            return
+        self.progress(*progress)
+        partial = target.with_suffix(".partial.onnx")
+        convert(partial)
+        _copy_metadata(source, partial)
+        partial.replace(target)
+
     def _precision(self, onnx: Path, precision: str, request: ExportRequest) -> tuple[Path, str]:
         """Return the ONNX that carries the precision, and the calibration hash (INT8 only)."""
         if precision == "fp32":
@@ -178,13 +191,17 @@ class EngineManager:
         digest = file_sha256(onnx)[:16]
         if precision == "fp16":
             target = self.prepared_dir / f"{digest}-fp16.onnx"
-            if request.force or not target.is_file():
-                self.progress(
+            self._convert_once(
+                onnx,
+                target,
+                lambda partial: convert_fp16(onnx, partial),
+                request.force,
+                (
                     "precision",
                     10.0,
                     f"converting {onnx.name} to FP16 (inputs and outputs stay FP32)",
-                )
-                _write_converted(onnx, target, lambda partial: convert_fp16(onnx, partial))
+                ),
+            )
             return target, ""
         if precision != "int8":
             raise InvalidSettingError(
@@ -198,15 +215,17 @@ class EngineManager:
         calibration = calibration_sha256(files)
         size = request.image_size or (640, 640)
         target = self.prepared_dir / f"{digest}-int8-{calibration[:12]}-{size[0]}x{size[1]}.onnx"
-        if request.force or not target.is_file():
-            self.progress(
+        self._convert_once(
+            onnx,
+            target,
+            lambda partial: quantize_int8(onnx, partial, files, size),
+            request.force,
+            (
                 "calibrate",
                 15.0,
                 f"calibrating INT8 on {len(files)} image(s) from {request.calibration_dir}",
-            )
-            _write_converted(
-                onnx, target, lambda partial: quantize_int8(onnx, partial, files, size)
-            )
+            ),
+        )
         return target, calibration
 
     def _engine(
