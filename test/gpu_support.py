@@ -28,8 +28,8 @@ def cuda_skip_reason() -> str | None:
         or importlib.util.find_spec("cuda.bindings") is None
     ):
         return CUDA_PYTHON_MISSING
+    from yolo_trt_ros.cuda.runtime import CudaDevice
     from yolo_trt_ros.errors import CudaError
-    from yolo_trt_ros.gpu.runtime import CudaDevice
 
     try:
         CudaDevice(0).close()

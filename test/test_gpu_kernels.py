@@ -24,10 +24,7 @@ _reason = cuda_skip_reason()
 # imports this module (see conftest.py): mark the tests instead, and import only when they run.
 pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
 if _reason is None:
-    from yolo_trt_ros.gpu.decode import GpuRawDecoder
-    from yolo_trt_ros.gpu.kernels import load_module
-    from yolo_trt_ros.gpu.letterbox import DeviceImage, GpuLetterbox
-    from yolo_trt_ros.gpu.runtime import (
+    from yolo_trt_ros.cuda.runtime import (
         CudaDevice,
         DeviceArray,
         DeviceBuffer,
@@ -39,6 +36,9 @@ if _reason is None:
         copy_host_to_device,
         copy_host_to_device_now,
     )
+    from yolo_trt_ros.gpu.decode import GpuRawDecoder
+    from yolo_trt_ros.gpu.kernels import load_module
+    from yolo_trt_ros.gpu.letterbox import DeviceImage, GpuLetterbox
     from yolo_trt_ros.gpu.upload import HostImageUploader
 
 FORMATS = ["bgr8", "rgb8", "bgra8", "rgba8", "mono8"]

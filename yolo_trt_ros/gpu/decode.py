@@ -21,9 +21,7 @@ import numpy as np
 
 from yolo_trt_ros.core.decode import DecodeSettings, RawDetections, suppress
 from yolo_trt_ros.core.letterbox import LetterboxGeometry
-from yolo_trt_ros.errors import CudaError, InvalidSettingError
-from yolo_trt_ros.gpu.kernels import Kernel, load_module
-from yolo_trt_ros.gpu.runtime import (
+from yolo_trt_ros.cuda.runtime import (
     CudaDevice,
     DeviceArray,
     DeviceBuffer,
@@ -34,6 +32,8 @@ from yolo_trt_ros.gpu.runtime import (
     copy_host_to_device,
     fill_int32,
 )
+from yolo_trt_ros.errors import CudaError, InvalidSettingError
+from yolo_trt_ros.gpu.kernels import Kernel, load_module
 
 __all__ = ["HOST_BATCH", "MAX_CANDIDATES", "NMS_PLACES", "GpuRawDecoder"]
 

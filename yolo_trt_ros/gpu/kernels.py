@@ -22,8 +22,8 @@ from typing import Any, Final
 from cuda.bindings import driver as cu
 from cuda.bindings import nvrtc
 
+from yolo_trt_ros.cuda.runtime import CudaDevice, Stream, check
 from yolo_trt_ros.errors import CudaError
-from yolo_trt_ros.gpu.runtime import CudaDevice, Stream, check
 
 __all__ = [
     "COMPILE_OPTIONS",

@@ -18,16 +18,16 @@ import numpy.typing as npt
 
 from yolo_trt_ros.core.letterbox import LetterboxGeometry
 from yolo_trt_ros.core.preprocess import PIXEL_FORMATS, Preprocessor
-from yolo_trt_ros.errors import CudaError, InvalidImageError
-from yolo_trt_ros.gpu.kernels import Kernel, load_module
-from yolo_trt_ros.gpu.resize_taps import column_taps, row_taps
-from yolo_trt_ros.gpu.runtime import (
+from yolo_trt_ros.cuda.runtime import (
     CudaDevice,
     DeviceArray,
     DeviceBuffer,
     Stream,
     copy_host_to_device_now,
 )
+from yolo_trt_ros.errors import CudaError, InvalidImageError
+from yolo_trt_ros.gpu.kernels import Kernel, load_module
+from yolo_trt_ros.gpu.resize_taps import column_taps, row_taps
 
 __all__ = ["DeviceImage", "GpuLetterbox"]
 

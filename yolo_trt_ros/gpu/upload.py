@@ -18,9 +18,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from yolo_trt_ros.errors import InvalidImageError, InvalidSettingError
-from yolo_trt_ros.gpu.letterbox import DeviceImage
-from yolo_trt_ros.gpu.runtime import (
+from yolo_trt_ros.cuda.runtime import (
     CudaDevice,
     DeviceBuffer,
     Event,
@@ -29,6 +27,8 @@ from yolo_trt_ros.gpu.runtime import (
     copy_host_to_device,
     copy_rows_host_to_device,
 )
+from yolo_trt_ros.errors import InvalidImageError, InvalidSettingError
+from yolo_trt_ros.gpu.letterbox import DeviceImage
 
 __all__ = ["HostImageUploader"]
 
