@@ -54,18 +54,18 @@ from yolo_trt_ros.core.decode import DecodeSettings
 from yolo_trt_ros.core.detections import Detections
 from yolo_trt_ros.core.nms import box_iou
 from yolo_trt_ros.core.preprocess import Preprocessor, _checked_pixels
-from yolo_trt_ros.detector import Detector
-from yolo_trt_ros.gpu.decode import GpuRawDecoder
-from yolo_trt_ros.gpu.kernels import source_digest
-from yolo_trt_ros.gpu.letterbox import GpuLetterbox
-from yolo_trt_ros.gpu.pipeline import GpuDetector
-from yolo_trt_ros.gpu.runtime import (
+from yolo_trt_ros.cuda.runtime import (
     DeviceBuffer,
     Event,
     PinnedBuffer,
     copy_device_to_host_now,
     copy_host_to_device,
 )
+from yolo_trt_ros.detector import Detector
+from yolo_trt_ros.gpu.decode import GpuRawDecoder
+from yolo_trt_ros.gpu.kernels import source_digest
+from yolo_trt_ros.gpu.letterbox import GpuLetterbox
+from yolo_trt_ros.gpu.pipeline import GpuDetector
 from yolo_trt_ros.gpu.upload import HostImageUploader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -160,10 +160,11 @@ def bench_size(
     ultra_speed: dict[str, list[float]] = {"preprocess": [], "inference": [], "postprocess": []}
     message = [frame.copy()]
 
+    binding = backend.binding(shape)  # the pipeline's input already holds this frame's tensor
+
     def bare() -> float:
-        backend.bind(shape)  # the pipeline's input already holds this frame's tensor
         start.record(stream)
-        backend.enqueue(stream)
+        binding.enqueue(stream)
         end.record(stream)
         end.synchronize()
         return start.elapsed_ms(end)
@@ -231,7 +232,7 @@ def letterbox_device_times(detector: GpuDetector, frame: Frame, repeats: int) ->
     """Device time of the letterbox kernel alone, and the upload's cost in several variants."""
     stream = detector.stream
     geometry = detector.preprocessor.geometry((frame.shape[0], frame.shape[1]))
-    target = detector.backend.bind((1, 3, *geometry.input_hw))
+    target = detector.backend.binding((1, 3, *geometry.input_hw)).input
     rows = detector.letterbox.source_rows(geometry, 3)
     start, end = Event(timing=True), Event(timing=True)
     source = detector.uploader.upload(frame, stream, rows)
@@ -322,14 +323,14 @@ def host_steps(detector: GpuDetector, frame: Frame, repeats: int) -> dict[str, A
         geometry = detector.preprocessor.geometry((pixels.shape[0], pixels.shape[1]))
         detector.cuda_device.make_current()
         stamps.append(time.perf_counter())
-        target = detector.backend.bind((1, 3, *geometry.input_hw))
+        binding = detector.backend.binding((1, 3, *geometry.input_hw))
         stamps.append(time.perf_counter())
         rows = detector.letterbox.source_rows(geometry, 3)
         source = detector.uploader.upload(pixels, stream, rows)
         stamps.append(time.perf_counter())
-        detector.letterbox.enqueue(source, "bgr8", geometry, target, stream)
+        detector.letterbox.enqueue(source, "bgr8", geometry, binding.input, stream)
         stamps.append(time.perf_counter())
-        outputs = detector.backend.enqueue(stream)
+        outputs = binding.enqueue(stream)
         stamps.append(time.perf_counter())
         assert detector.decoder is not None
         detector.decoder.enqueue(outputs[0], detector.settings, stream, geometry)
@@ -355,7 +356,8 @@ def host_steps(detector: GpuDetector, frame: Frame, repeats: int) -> dict[str, A
 def nms_placement(detector: GpuDetector, frame: Frame, repeats: int) -> dict[str, Any]:
     """Decode + NMS on the same head output with NMS on the GPU and on the host (wall ms)."""
     detector(frame, "bgr8")  # leaves this frame's head in the backend's output buffer
-    head = detector.backend.enqueue(detector.stream)[0]
+    geometry = detector.preprocessor.geometry((frame.shape[0], frame.shape[1]))
+    head = detector.backend.binding((1, 3, *geometry.input_hw)).enqueue(detector.stream)[0]
     detector.stream.synchronize()
     report: dict[str, Any] = {}
     for conf in (0.25, 0.01):

@@ -32,9 +32,9 @@ if _reason is None:
     from sample_images import build_sample_images
 
     from yolo_trt_ros.backends import load_backend, resolve_backend
-    from yolo_trt_ros.backends.torch_backend import TorchBackend
+    from yolo_trt_ros.backends.torch_backend import TorchBackend, _Binding
+    from yolo_trt_ros.cuda.runtime import allocation_stats
     from yolo_trt_ros.gpu.pipeline import GpuDetector
-    from yolo_trt_ros.gpu.runtime import allocation_stats
 
 Images = dict[str, npt.NDArray[np.uint8]]
 
@@ -68,13 +68,15 @@ def test_backend_specs_and_zero_copy_input() -> None:
         assert backend.device == "cuda:0" and "fp16" in backend.version
         assert backend.input_specs[0].dtype == np.float16
         assert backend.metadata.names[0] == "person" and len(backend.metadata.names) == 80
-        array = backend.bind((1, 3, 384, 640))
-        assert backend.bind((1, 3, 384, 640)) is array  # prepared once per shape
-        binding = backend._binding()
-        assert binding.input_tensor.data_ptr() == array.ptr  # torch reads our buffer in place
+        binding = backend.binding((1, 3, 384, 640))
+        assert backend.binding((1, 3, 384, 640)) is binding  # prepared once per shape
+        assert isinstance(binding, _Binding)
+        assert (
+            binding.input_tensor.data_ptr() == binding.input.ptr
+        )  # torch reads our buffer in place
         assert binding.graph is not None  # captured as a CUDA graph
         with pytest.raises(Exception, match=r"\(1, 3, H, W\)"):
-            backend.bind((2, 3, 384, 640))
+            backend.binding((2, 3, 384, 640))
 
 
 def test_graph_matches_eager_and_onnxruntime(cpu_detector: Detector, images: Images) -> None:

@@ -4,6 +4,7 @@ __all__ = [
     "BackendNotAvailableError",
     "BagError",
     "CudaError",
+    "InferenceError",
     "InvalidImageError",
     "InvalidProfileError",
     "InvalidSettingError",
@@ -42,6 +43,10 @@ class InvalidSettingError(YoloTrtRosError, ValueError):
 
 class InvalidImageError(YoloTrtRosError, ValueError):
     """An input image has a shape, type or pixel format the detector cannot use."""
+
+
+class InferenceError(YoloTrtRosError):
+    """A loaded model failed while running (the runtime refused to execute it)."""
 
 
 class CudaError(YoloTrtRosError):

@@ -1,51 +1,61 @@
-"""TensorRT backend: deserialize an engine, bind device buffers by name, run ``execute_async_v3``.
+"""TensorRT backend: a deserialized engine driven with ``execute_async_v3`` on device buffers.
 
-Buffers are allocated once, at each tensor's largest shape (the optimisation profile's maximum
-for dynamic inputs), so steady-state inference allocates nothing on the device. Engines written
-by Ultralytics (JSON header) and by our cache (JSON sidecar beside the engine) both carry class
-names and sizes. Type-checked against ``tensorrt-stubs``; it needs a GPU with TensorRT to run.
+A ``DeviceBackend`` on the package's CUDA layer (``yolo_trt_ros.cuda.runtime``): the engine is
+deserialized in the primary context of the GPU that ``cuda:N`` names (``dla:N`` runs on a Jetson's
+DLA core N, with its I/O in GPU 0's memory). Each input shape gets a binding: its input and output
+buffers, allocated once, with the output shapes TensorRT reports for that input. A binding's
+``enqueue`` sets the shape and tensor addresses only when another binding ran last, so a steady
+stream of one frame size is one ``execute_async_v3`` call per frame and allocates nothing.
+
+Engines written by Ultralytics (JSON header) and by our cache (JSON sidecar beside the engine) both
+carry class names and sizes. Runs on TensorRT 8.6 (JetPack 6.0), 10.x and 11.x: the calls used
+here (named I/O tensors, ``set_input_shape``, ``set_tensor_address``, ``execute_async_v3``) exist
+in all of them.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
-import numpy.typing as npt
 
-from yolo_trt_ros.backends.base import Backend, TensorSpec
+from yolo_trt_ros.backends.base import TensorSpec
+from yolo_trt_ros.backends.device import DeviceBackend, DeviceBinding
 from yolo_trt_ros.core.metadata import ModelMetadata, parse_ultralytics_metadata
+from yolo_trt_ros.cuda.runtime import CudaDevice, DeviceArray, DeviceBuffer, Stream
 from yolo_trt_ros.engine.tensorrt_build import import_tensorrt
 from yolo_trt_ros.engine.ultralytics_format import split_ultralytics_engine
-from yolo_trt_ros.errors import BackendNotAvailableError, ModelLoadError
+from yolo_trt_ros.errors import (
+    BackendNotAvailableError,
+    InferenceError,
+    ModelLoadError,
+    UnsupportedModelError,
+)
 
 if TYPE_CHECKING:
     import tensorrt
 
-__all__ = ["TensorRTBackend"]
+__all__ = ["TensorRTBackend", "parse_device"]
+
+_MAX_SHAPES: Final = 8  # input shapes kept prepared at once (a camera rarely changes size)
 
 
-def _cuda_runtime() -> Any:
-    try:
-        return importlib.import_module("cuda.bindings.runtime")
-    except ImportError as error:
+def parse_device(device: str) -> tuple[str, int]:
+    """Split "auto", "cuda", "cuda:N" or "dla:N" into ("cuda" | "dla", N)."""
+    kind, _, index = device.partition(":")
+    if kind == "auto" and not index:
+        return "cuda", 0
+    if kind not in ("cuda", "dla") or (index and not index.isdigit()):
         raise BackendNotAvailableError(
-            f"the TensorRT backend needs cuda-python ({error}): pip install cuda-python"
-        ) from None
+            f"the tensorrt backend runs on cuda, cuda:N or dla:N, not {device!r}"
+        )
+    return kind, int(index or 0)
 
 
-def _check(result: Any, what: str) -> Any:
-    """Unpack a cuda-python (status, value...) tuple, raising on an error status."""
-    status, *values = result if isinstance(result, tuple) else (result,)
-    if int(status) != 0:
-        raise ModelLoadError(f"CUDA call {what} failed: {status}")
-    return values[0] if len(values) == 1 else tuple(values)
-
-
-def _dims(dims: tensorrt.Dims) -> tuple[int, ...]:
+def _dims(dims: Any) -> tuple[int, ...]:
     """Convert a TensorRT Dims to a tuple of ints (-1 marks a dynamic dimension)."""
     return tuple(int(dims[i]) for i in range(len(dims)))
 
@@ -60,72 +70,145 @@ def _sidecar_metadata(engine_path: Path) -> dict[str, Any]:
     return metadata if isinstance(metadata, dict) else {}
 
 
-class TensorRTBackend(Backend):
-    """A deserialized TensorRT engine with its execution context, stream and device buffers."""
+class _TensorRTBinding(DeviceBinding):
+    """One input shape: the buffers, allocated once, and the outputs' device views."""
+
+    def __init__(self, backend: TensorRTBackend, shape: tuple[int, ...]) -> None:
+        self._backend = backend
+        self.shape = shape
+        context = backend._require_context()
+        spec = backend._inputs[0]
+        if not context.set_input_shape(spec.name, shape):
+            raise UnsupportedModelError(
+                f"the engine does not take input {shape} (its input {spec.name} is {spec.shape}); "
+                "rebuild the engine for this size, or build it with dynamic shapes"
+            )
+        device = backend.cuda_device
+        self._buffers: list[DeviceBuffer] = []
+        self._input = self._allocate(device, shape, spec.dtype)
+        self._outputs = [
+            self._allocate(device, _dims(context.get_tensor_shape(out.name)), out.dtype)
+            for out in backend._outputs
+        ]
+        self._addresses = [(spec.name, self._input.ptr)] + [
+            (out.name, array.ptr)
+            for out, array in zip(backend._outputs, self._outputs, strict=True)
+        ]
+
+    def _allocate(self, device: CudaDevice, shape: tuple[int, ...], dtype: Any) -> DeviceArray:
+        if any(d < 0 for d in shape):
+            raise UnsupportedModelError(
+                f"TensorRT cannot tell an output's size in advance ({shape}): data-dependent output "
+                "shapes are not supported; export the model with fixed-size outputs"
+            )
+        dtype = np.dtype(dtype)
+        buffer = DeviceBuffer(device, max(int(np.prod(shape)), 1) * dtype.itemsize)
+        self._buffers.append(buffer)
+        return buffer.array(shape, dtype)
+
+    @property
+    def input(self) -> DeviceArray:
+        """The engine's input buffer for this shape."""
+        return self._input
+
+    def enqueue(self, stream: Stream) -> Sequence[DeviceArray]:
+        """Queue the engine on ``stream``; the outputs stay at fixed addresses."""
+        backend = self._backend
+        context = backend._require_context()
+        if backend._active is not self:  # another shape ran last: point the context here
+            context.set_input_shape(self._addresses[0][0], self.shape)
+            for name, pointer in self._addresses:
+                context.set_tensor_address(name, pointer)
+            backend._active = self
+        if not context.execute_async_v3(stream.ptr):
+            raise InferenceError(
+                "TensorRT execute_async_v3 failed (see the TensorRT log above); the engine or the "
+                "GPU is in a bad state: reconfigure the node"
+            )
+        return self._outputs
+
+    def close(self) -> None:
+        """Free the buffers (after the work queued on them: DeviceBuffer waits)."""
+        while self._buffers:
+            self._buffers.pop().close()
+
+
+class TensorRTBackend(DeviceBackend):
+    """A deserialized TensorRT engine with its execution context and per-shape buffers."""
 
     name = "tensorrt"
 
     def __init__(
-        self, trt: Any, engine: tensorrt.ICudaEngine, device: str, metadata: ModelMetadata
+        self,
+        trt: Any,
+        engine: tensorrt.ICudaEngine,
+        device: CudaDevice,
+        device_name: str,
+        metadata: ModelMetadata,
     ) -> None:
         self._trt = trt
         self._engine: tensorrt.ICudaEngine | None = engine
-        self._cuda = _cuda_runtime()
-        self._context: tensorrt.IExecutionContext | None = engine.create_execution_context()
-        self._stream = _check(self._cuda.cudaStreamCreate(), "cudaStreamCreate")
-        self._device, self._metadata = device, metadata
-        self._buffers: dict[str, int] = {}
+        self._device: CudaDevice | None = device
+        self._device_name = device_name
+        self._metadata = metadata
+        context = engine.create_execution_context()
+        if context is None:
+            raise ModelLoadError(
+                "TensorRT could not create an execution context (out of GPU memory?)"
+            )
+        self._context: tensorrt.IExecutionContext | None = context
+        self._bindings: dict[tuple[int, ...], _TensorRTBinding] = {}
+        self._active: _TensorRTBinding | None = None
         self._inputs: list[TensorSpec] = []
         self._outputs: list[TensorSpec] = []
         for index in range(engine.num_io_tensors):
             name = engine.get_tensor_name(index)
             dtype = np.dtype(trt.nptype(engine.get_tensor_dtype(name)))
             shape = _dims(engine.get_tensor_shape(name))
-            is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
-            largest = (
-                _dims(engine.get_tensor_profile_shape(name, 0)[2])
-                if is_input and -1 in shape
-                else shape
-            )
-            self._buffers[name] = _check(
-                self._cuda.cudaMalloc(max(int(np.prod(largest)), 1) * dtype.itemsize), "cudaMalloc"
-            )
-            self._context.set_tensor_address(name, self._buffers[name])
             spec = TensorSpec(name, tuple(d if d >= 0 else None for d in shape), dtype)
+            is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
             (self._inputs if is_input else self._outputs).append(spec)
+        if len(self._inputs) != 1:
+            raise UnsupportedModelError(
+                f"a YOLO engine has one input (the image), this one has {len(self._inputs)}: "
+                f"{', '.join(spec.name for spec in self._inputs)}"
+            )
 
     @classmethod
     def load(cls, model_path: Path, *, device: str = "auto", **options: Any) -> TensorRTBackend:
-        """Deserialize ``model_path`` (plain plan or Ultralytics .engine) for ``device``."""
+        """Deserialize ``model_path`` (plain plan or Ultralytics .engine) on ``device``."""
         if options:
             raise TypeError(f"unknown tensorrt backend options: {', '.join(options)}")
+        kind, index = parse_device(device)
         trt = import_tensorrt()
-        header, plan = split_ultralytics_engine(model_path.read_bytes())
-        runtime: tensorrt.Runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-        kind, _, index = device.partition(":")
-        if kind == "dla":
-            runtime.DLA_core = int(index or 0)
-        elif kind not in ("auto", "cuda"):
-            raise BackendNotAvailableError(
-                f"the tensorrt backend runs on cuda:N or dla:N, not {device!r}"
-            )
-        engine: tensorrt.ICudaEngine | None = runtime.deserialize_cuda_engine(plan)
-        if engine is None:
-            raise ModelLoadError(
-                f"TensorRT {trt.__version__} cannot load {model_path}: it was built for another TensorRT version or GPU, "
-                "or is damaged; rebuild it (export with force)"
-            )
-        metadata = parse_ultralytics_metadata(header or _sidecar_metadata(model_path))
-        return cls(trt, engine, device if kind != "auto" else "cuda:0", metadata)
+        cuda_device = CudaDevice(0 if kind == "dla" else index)  # its context is now current
+        try:
+            header, plan = split_ultralytics_engine(model_path.read_bytes())
+            runtime: tensorrt.Runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+            if kind == "dla":
+                runtime.DLA_core = index
+            engine: tensorrt.ICudaEngine | None = runtime.deserialize_cuda_engine(plan)
+            if engine is None:
+                raise ModelLoadError(
+                    f"TensorRT {trt.__version__} cannot load {model_path}: it was built for another "
+                    "TensorRT version or GPU, or is damaged; rebuild it (export with force)"
+                )
+            metadata = parse_ultralytics_metadata(header or _sidecar_metadata(model_path))
+            return cls(trt, engine, cuda_device, f"{kind}:{index}", metadata)
+        except Exception:
+            cuda_device.close()
+            raise
+
+    # -- Backend ------------------------------------------------------------------------------
 
     @property
     def device(self) -> str:
         """cuda:N or dla:N."""
-        return self._device
+        return self._device_name
 
     @property
     def version(self) -> str:
-        """e.g. "tensorrt 10.13.0.35"."""
+        """e.g. "tensorrt 8.6.1"."""
         return f"tensorrt {self._trt.__version__}"
 
     @property
@@ -133,53 +216,45 @@ class TensorRTBackend(Backend):
         """From the Ultralytics header or our cache sidecar."""
         return self._metadata
 
-    def infer(self, images: npt.NDArray[np.floating]) -> list[npt.NDArray[np.generic]]:
-        """Copy the batch in, run the engine on its stream, copy the outputs back, wait once."""
+    # -- DeviceBackend ------------------------------------------------------------------------
+
+    @property
+    def cuda_device(self) -> CudaDevice:
+        """The GPU whose memory holds the engine's I/O."""
+        if self._device is None:
+            raise RuntimeError("the tensorrt backend is closed")
+        return self._device
+
+    def binding(self, input_shape: tuple[int, ...]) -> DeviceBinding:
+        """Return the buffers for an input shape, allocating them on first use."""
+        binding = self._bindings.get(input_shape)
+        if binding is None:
+            self.cuda_device.make_current()
+            if len(self._bindings) >= _MAX_SHAPES:
+                oldest = self._bindings.pop(next(iter(self._bindings)))
+                if self._active is oldest:
+                    self._active = None
+                oldest.close()
+            binding = _TensorRTBinding(self, input_shape)
+            self._active = None  # set_input_shape above moved the context off the active binding
+            self._bindings[input_shape] = binding
+        return binding
+
+    def _require_context(self) -> tensorrt.IExecutionContext:
         if self._context is None:
             raise RuntimeError("the tensorrt backend is closed")
-        cuda, spec = self._cuda, self._inputs[0]
-        batch = np.ascontiguousarray(images, dtype=spec.dtype)
-        self._context.set_input_shape(spec.name, batch.shape)
-        host_to_device, device_to_host = (
-            cuda.cudaMemcpyKind.cudaMemcpyHostToDevice,
-            cuda.cudaMemcpyKind.cudaMemcpyDeviceToHost,
-        )
-        _check(
-            cuda.cudaMemcpyAsync(
-                self._buffers[spec.name],
-                batch.ctypes.data,
-                batch.nbytes,
-                host_to_device,
-                self._stream,
-            ),
-            "cudaMemcpyAsync",
-        )
-        if not self._context.execute_async_v3(self._stream):
-            raise RuntimeError("TensorRT execute_async_v3 failed; see the TensorRT log")
-        outputs = []
-        for output in self._outputs:
-            host = np.empty(_dims(self._context.get_tensor_shape(output.name)), output.dtype)
-            _check(
-                cuda.cudaMemcpyAsync(
-                    host.ctypes.data,
-                    self._buffers[output.name],
-                    host.nbytes,
-                    device_to_host,
-                    self._stream,
-                ),
-                "cudaMemcpyAsync",
-            )
-            outputs.append(host)
-        _check(cuda.cudaStreamSynchronize(self._stream), "cudaStreamSynchronize")
-        return outputs
+        return self._context
 
-    def close(self) -> None:
-        """Free the device buffers and the stream, then the context and engine."""
-        if self._context is None:
+    def _close_device(self) -> None:
+        """Free the bindings' buffers, then the context and the engine."""
+        if self._device is None:
             return
-        for pointer in self._buffers.values():
-            self._cuda.cudaFree(pointer)
-        self._buffers.clear()
-        self._cuda.cudaStreamDestroy(self._stream)
+        self._device.make_current()
+        for binding in self._bindings.values():
+            binding.close()
+        self._bindings.clear()
+        self._active = None
         self._context = None
         self._engine = None
+        self._device.close()
+        self._device = None

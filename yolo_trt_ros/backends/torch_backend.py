@@ -11,7 +11,7 @@ module unless the torch backend is chosen. It loads
 
 For each input shape the backend allocates the input buffer itself (``DeviceBuffer``; PyTorch sees
 it through ``__cuda_array_interface__``, no copy), warms the model up and captures its forward pass
-in a CUDA graph whose outputs stay at fixed addresses. ``enqueue`` launches that graph on the
+in a CUDA graph whose outputs stay at fixed addresses. The shape's binding launches that graph on the
 caller's stream (``cuGraphLaunch``; no PyTorch stream switching), so the GPU pipeline's kernels, the
 model and the decoding run back to back in one stream with no host synchronisation. Options:
 ``precision`` "fp16" (default) or "fp32", ``cuda_graph`` (default True; False runs eagerly).
@@ -27,20 +27,19 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-import numpy.typing as npt
 import torch
 from cuda.bindings import driver as cu
 
 from yolo_trt_ros.backends.base import TensorSpec
-from yolo_trt_ros.backends.device import DeviceBackend
+from yolo_trt_ros.backends.device import DeviceBackend, DeviceBinding
 from yolo_trt_ros.core.metadata import ModelMetadata, parse_ultralytics_metadata
+from yolo_trt_ros.cuda.runtime import CudaDevice, DeviceArray, DeviceBuffer, Stream, check
 from yolo_trt_ros.errors import (
     BackendNotAvailableError,
     CudaError,
     ModelLoadError,
     UnsupportedModelError,
 )
-from yolo_trt_ros.gpu.runtime import CudaDevice, DeviceArray, DeviceBuffer, Stream, check
 
 __all__ = ["PRECISIONS", "TorchBackend", "keep_shape_constants_on_host", "usable_for"]
 
@@ -204,7 +203,7 @@ class _TorchScriptSource:
 
 
 @dataclass
-class _Binding:
+class _Binding(DeviceBinding):
     """Everything prepared for one input shape."""
 
     shape: tuple[int, ...]
@@ -212,10 +211,42 @@ class _Binding:
     input_buffer: DeviceBuffer
     input_array: DeviceArray
     input_tensor: torch.Tensor
+    torch_device: torch.device
     graph: Any = None
     graph_exec: Any = None
     outputs: list[torch.Tensor] = field(default_factory=list)
     output_arrays: list[DeviceArray] = field(default_factory=list)
+    _external_streams: dict[int, torch.cuda.ExternalStream] = field(default_factory=dict)
+
+    @property
+    def input(self) -> DeviceArray:
+        """The input buffer, which the module reads in place."""
+        return self.input_array
+
+    def enqueue(self, stream: Stream) -> Sequence[DeviceArray]:
+        """Queue the forward pass on ``stream``; with a graph the outputs' addresses never change."""
+        if self.input_buffer.closed:
+            raise RuntimeError("this torch binding's backend is closed")
+        if self.graph_exec is not None:
+            check(self.graph_exec(stream.handle))
+            return self.output_arrays
+        external = self._external_streams.get(stream.ptr)
+        if external is None:
+            external = torch.cuda.ExternalStream(stream.ptr, device=self.torch_device)
+            self._external_streams[stream.ptr] = external
+        with torch.cuda.stream(external):
+            outputs = self.forward()
+        if self.graph is not None:
+            return self.output_arrays
+        return [_device_array(output) for output in outputs]
+
+    def forward(self) -> list[torch.Tensor]:
+        """Run the model on PyTorch's current stream (graph replay or eager)."""
+        if self.graph is not None:
+            self.graph.replay()
+            return self.outputs
+        with torch.inference_mode():
+            return _as_list(self.module(self.input_tensor))
 
 
 def _as_list(result: Any) -> list[torch.Tensor]:
@@ -252,8 +283,6 @@ class TorchBackend(DeviceBackend):
         self._torch_device = torch.device("cuda", device_index)
         self._device: CudaDevice | None = CudaDevice(device_index)
         self._bindings: dict[tuple[int, ...], _Binding] = {}
-        self._current: _Binding | None = None
-        self._external_streams: dict[int, torch.cuda.ExternalStream] = {}
         dtype = _NUMPY_DTYPES[self._dtype]
         self._inputs = [TensorSpec(source.input_name, source.input_shape, dtype)]
         self._outputs = [TensorSpec(name, shape, dtype) for name, shape in source.outputs]
@@ -299,7 +328,7 @@ class TorchBackend(DeviceBackend):
     def version(self) -> str:
         """e.g. "torch 2.11.0+cu130 (CUDA graph, fp16)"."""
         mode = "CUDA graph" if self._cuda_graph else "eager"
-        if self._cuda_graph and self._current is not None and self._current.graph_exec is None:
+        if self._cuda_graph and any(b.graph_exec is None for b in self._bindings.values()):
             mode += ", replayed by torch"  # this torch has no raw_cuda_graph_exec()
         return f"torch {torch.__version__} ({mode}, {self._precision})"
 
@@ -308,17 +337,7 @@ class TorchBackend(DeviceBackend):
         """Ultralytics metadata from the model file."""
         return self._source.metadata
 
-    def infer(self, images: npt.NDArray[np.floating]) -> list[npt.NDArray[np.generic]]:
-        """Run one host batch (copied in and out; the GPU pipeline uses ``enqueue`` instead)."""
-        self.bind(tuple(int(d) for d in images.shape))
-        binding = self._binding()
-        host = torch.from_numpy(np.ascontiguousarray(images, dtype=self._inputs[0].dtype))
-        with torch.cuda.device(self._torch_device):  # all on PyTorch's current stream
-            binding.input_tensor.copy_(host)
-            outputs = self._forward(binding)
-            return [output.cpu().numpy() for output in outputs]
-
-    def close(self) -> None:
+    def _close_device(self) -> None:
         """Drop the graphs and modules and free the input buffers; safe to call twice."""
         if self._device is None:
             return
@@ -326,8 +345,6 @@ class TorchBackend(DeviceBackend):
         for binding in self._bindings.values():
             binding.input_buffer.close()
         self._bindings.clear()
-        self._current = None
-        self._external_streams.clear()
         self._device.close()
         self._device = None
 
@@ -340,49 +357,16 @@ class TorchBackend(DeviceBackend):
             raise RuntimeError(f"the torch backend for {self._path.name} is closed")
         return self._device
 
-    def bind(self, input_shape: tuple[int, ...]) -> DeviceArray:
-        """Select the buffers (and graph) for an input shape, preparing them on first use."""
+    def binding(self, input_shape: tuple[int, ...]) -> DeviceBinding:
+        """Return the buffers and graph for an input shape, preparing them on first use."""
+        if self._device is None:
+            raise RuntimeError(f"the torch backend for {self._path.name} is closed")
         binding = self._bindings.get(input_shape)
         if binding is None:
             binding = self._prepare(input_shape)
-        self._current = binding
-        return binding.input_array
-
-    def enqueue(self, stream: Stream) -> Sequence[DeviceArray]:
-        """Queue the forward pass on ``stream``; with a graph the outputs' addresses never change."""
-        binding = self._binding()
-        if binding.graph_exec is not None:
-            check(binding.graph_exec(stream.handle))
-            return binding.output_arrays
-        with torch.cuda.stream(self._external(stream.ptr)):
-            outputs = self._forward(binding)
-        if binding.graph is not None:
-            return binding.output_arrays
-        return [_device_array(output) for output in outputs]
+        return binding
 
     # -- internals ----------------------------------------------------------------------------
-
-    def _binding(self) -> _Binding:
-        if self._device is None:
-            raise RuntimeError(f"the torch backend for {self._path.name} is closed")
-        if self._current is None:
-            raise RuntimeError("bind(input_shape) must come before enqueue()")
-        return self._current
-
-    def _external(self, stream_handle: int) -> torch.cuda.ExternalStream:
-        external = self._external_streams.get(stream_handle)
-        if external is None:
-            external = torch.cuda.ExternalStream(stream_handle, device=self._torch_device)
-            self._external_streams[stream_handle] = external
-        return external
-
-    def _forward(self, binding: _Binding) -> list[torch.Tensor]:
-        """Run the bound model on PyTorch's current stream (graph replay or eager)."""
-        if binding.graph is not None:
-            binding.graph.replay()
-            return binding.outputs
-        with torch.inference_mode():
-            return _as_list(binding.module(binding.input_tensor))
 
     def _check_shape(self, input_shape: tuple[int, ...]) -> None:
         expected = self._inputs[0].shape
@@ -415,7 +399,7 @@ class TorchBackend(DeviceBackend):
         if tensor.data_ptr() != array.ptr:  # never expected: as_tensor must wrap, not copy
             raise CudaError("torch copied the input buffer instead of wrapping it")
         tensor.fill_(114 / 255)
-        binding = _Binding(input_shape, module, buffer, array, tensor)
+        binding = _Binding(input_shape, module, buffer, array, tensor, self._torch_device)
         try:
             self._warm_up_and_capture(binding)
         except Exception:

@@ -3,7 +3,7 @@
 ``GpuDetector`` is a ``Detector`` (same settings, same answers, same ``last_times``) whose frame
 never touches the CPU beyond staging the image: on one CUDA stream it queues the upload (pinned,
 in bands), the letterbox kernel writing straight into the backend's input buffer, the model
-(``DeviceBackend.enqueue``: a CUDA graph for the torch backend), the decoding and NMS kernels and
+(the input shape's ``DeviceBinding``: a TensorRT engine, or a CUDA graph for the torch backend), the decoding and NMS kernels and
 the copy of the detections into pinned memory, then waits once for that copy. Buffers are made
 for the first frame of each size and reused, so a steady stream of frames allocates nothing.
 
@@ -30,17 +30,17 @@ from yolo_trt_ros.core.decode import RawDetections, decode
 from yolo_trt_ros.core.detections import Detections
 from yolo_trt_ros.core.letterbox import LetterboxGeometry
 from yolo_trt_ros.core.preprocess import _checked_pixels, guess_pixel_format
-from yolo_trt_ros.detector import Detector, StageTimes
-from yolo_trt_ros.errors import BackendNotAvailableError
-from yolo_trt_ros.gpu.decode import GpuRawDecoder
-from yolo_trt_ros.gpu.letterbox import GpuLetterbox
-from yolo_trt_ros.gpu.runtime import (
+from yolo_trt_ros.cuda.runtime import (
     DeviceArray,
     Event,
     PinnedBuffer,
     Stream,
     copy_device_to_host,
 )
+from yolo_trt_ros.detector import Detector, StageTimes
+from yolo_trt_ros.errors import BackendNotAvailableError
+from yolo_trt_ros.gpu.decode import GpuRawDecoder
+from yolo_trt_ros.gpu.letterbox import GpuLetterbox
 from yolo_trt_ros.gpu.upload import HostImageUploader
 
 __all__ = ["GpuDetector"]
@@ -78,7 +78,7 @@ class GpuDetector(Detector):
     """A ``Detector`` that runs pre- and post-processing on the GPU around a device backend.
 
     Args:
-        backend: a loaded ``DeviceBackend`` (torch now; TensorRT later); closed with the detector.
+        backend: a loaded ``DeviceBackend`` (tensorrt or torch); closed with the detector.
         nms: "gpu" (default) or "host": where NMS runs (decoding and filtering are always on the GPU).
         upload_staging: "pageable" (default) or "pinned" (see ``HostImageUploader``).
         upload_threads: threads staging each frame in pinned memory (see ``HostImageUploader``).
@@ -163,7 +163,7 @@ class GpuDetector(Detector):
         geometry = self.preprocessor.geometry((pixels.shape[0], pixels.shape[1]))
         self.cuda_device.make_current()
         stream, events = self.stream, self._events
-        input_array = self.backend.bind((1, 3, *geometry.input_hw))
+        binding = self.backend.binding((1, 3, *geometry.input_hw))
         if self.stage_timing:
             events[0].record(stream)
         rows = (
@@ -172,10 +172,10 @@ class GpuDetector(Detector):
             else None
         )
         source = self.uploader.upload(pixels, stream, rows)
-        self.letterbox.enqueue(source, pixel_format, geometry, input_array, stream)
+        self.letterbox.enqueue(source, pixel_format, geometry, binding.input, stream)
         if self.stage_timing:
             events[1].record(stream)
-        outputs = self.backend.enqueue(stream)
+        outputs = binding.enqueue(stream)
         if self.stage_timing:
             events[2].record(stream)
         if self.decoder is not None:  # boxes come back already in source pixels

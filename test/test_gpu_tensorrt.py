@@ -1,0 +1,146 @@
+"""TensorRT on a real GPU: the engine build with progress, the device backend, the GPU pipeline on it.
+
+Skipped, with the reason, where there is no CUDA device or no TensorRT (the CI machine). The
+engine is built once per machine into the default engine cache (a quick FP16 build, optimisation
+level 0, as the node's first configure makes it), so a second run of this file loads it.
+The reference is the CPU pipeline (ONNX Runtime, FP32) on the same model and images: TensorRT FP16
+must find the same objects (same class, IoU >= 0.9) for detections scoring above 0.3.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from gpu_support import cuda_skip_reason, model_path, unmatched
+
+from yolo_trt_ros.detector import Detector
+
+
+def _tensorrt_skip_reason() -> str | None:
+    if importlib.util.find_spec("tensorrt") is None:
+        return "TensorRT is not installed here (it comes with JetPack, or from NVIDIA for x86 GPUs)"
+    return None
+
+
+_reason = cuda_skip_reason() or _tensorrt_skip_reason()
+pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
+if _reason is None:
+    from sample_images import build_sample_images
+
+    from yolo_trt_ros.backends import load_backend
+    from yolo_trt_ros.backends.tensorrt_backend import TensorRTBackend
+    from yolo_trt_ros.cuda.runtime import allocation_stats
+    from yolo_trt_ros.engine.cache import EngineCache
+    from yolo_trt_ros.engine.manager import EngineManager, ExportRequest, PreparedModel
+    from yolo_trt_ros.errors import BackendNotAvailableError, CudaError
+    from yolo_trt_ros.gpu.pipeline import GpuDetector
+
+Images = dict[str, npt.NDArray[np.uint8]]
+Progress = list[tuple[float, str, float, str]]
+
+
+@pytest.fixture(scope="module")
+def images() -> Images:
+    return build_sample_images()
+
+
+@pytest.fixture(scope="module")
+def build_progress() -> Progress:
+    return []
+
+
+@pytest.fixture(scope="module")
+def fp16_engine(build_progress: Progress) -> PreparedModel:
+    started = time.monotonic()
+
+    def progress(stage: str, percent: float, message: str) -> None:
+        build_progress.append((time.monotonic() - started, stage, percent, message))
+        print(f"[{time.monotonic() - started:6.1f} s] {stage} {percent:3.0f}% {message}")
+
+    manager = EngineManager(EngineCache(), progress=progress)
+    request = ExportRequest(model_path(), precision="fp16", backend="tensorrt", quick_first=True)
+    return manager.prepare(request)
+
+
+@pytest.fixture(scope="module")
+def cpu_detector() -> Iterator[Detector]:
+    with Detector.from_model(model_path(), backend="onnxruntime", device="cpu") as detector:
+        yield detector
+
+
+def test_quick_build_reports_progress_and_names_the_full_build(
+    fp16_engine: PreparedModel, build_progress: Progress
+) -> None:
+    assert fp16_engine.backend == "tensorrt" and fp16_engine.precision == "fp16"
+    assert fp16_engine.engine_path.endswith(".engine")
+    if fp16_engine.from_cache:
+        pytest.skip("the engine came from the cache: no build to watch on this run")
+    assert fp16_engine.optimization_level == 0
+    assert fp16_engine.follow_up is not None and not fp16_engine.follow_up.quick_first
+    stamps = [stamp for stamp, stage, _, _ in build_progress if stage == "build"]
+    gaps = np.diff(stamps)
+    print(f"build took {stamps[-1] - stamps[0]:.1f} s; longest silence {gaps.max():.1f} s")
+    assert any("elapsed" in message for *_, message in build_progress) or stamps[-1] < 10
+
+
+def test_backend_runs_on_the_named_gpu_with_fixed_buffers(fp16_engine: PreparedModel) -> None:
+    with load_backend(fp16_engine.path, "tensorrt", "cuda:0") as backend:
+        assert isinstance(backend, TensorRTBackend)
+        assert backend.device == "cuda:0" and backend.version.startswith("tensorrt ")
+        assert backend.metadata.names[0] == "person" and len(backend.metadata.names) == 80
+        assert backend.input_specs[0].dtype == np.float32  # FP16 inside, FP32 at the edges
+        binding = backend.binding((1, 3, 640, 640))
+        assert backend.binding((1, 3, 640, 640)) is binding
+        assert binding.input.shape == (1, 3, 640, 640)
+        blank = np.full((1, 3, 640, 640), 114 / 255, np.float32)
+        first = backend.infer(blank)
+        assert first[0].shape == (1, 84, 8400) and np.isfinite(first[0]).all()
+        np.testing.assert_array_equal(first[0], backend.infer(blank)[0])
+    with pytest.raises((BackendNotAvailableError, CudaError), match="cuda:"):
+        load_backend(fp16_engine.path, "tensorrt", "cuda:99")
+
+
+def test_gpu_pipeline_on_tensorrt_matches_onnxruntime(
+    fp16_engine: PreparedModel, cpu_detector: Detector, images: Images
+) -> None:
+    problems = []
+    formats = {"chelsea_bgra": "bgra8", "camera_gray": "mono8"}
+    with GpuDetector.from_model(fp16_engine.path, backend="tensorrt") as detector:
+        for name, image in images.items():
+            pixel_format = formats.get(name, "bgr8")
+            expected = cpu_detector(image, pixel_format)
+            got = detector(image, pixel_format)
+            assert got.image_hw == expected.image_hw
+            problems += [
+                f"{name}: missing {p}" for p in unmatched(expected, got, min_score=0.3, min_iou=0.9)
+            ]
+            problems += [
+                f"{name}: extra {p}" for p in unmatched(got, expected, min_score=0.3, min_iou=0.9)
+            ]
+    assert not problems, "\n".join(problems)
+
+
+def test_steady_state_allocates_nothing(fp16_engine: PreparedModel, images: Images) -> None:
+    frame = images["zidane"]
+    with GpuDetector.from_model(fp16_engine.path, backend="tensorrt") as detector:
+        detector(frame)
+        before = allocation_stats().device_allocations, allocation_stats().pinned_allocations
+        for _ in range(20):
+            detector(frame)
+        after = allocation_stats().device_allocations, allocation_stats().pinned_allocations
+    assert after == before
+
+
+def test_host_path_and_device_path_agree(fp16_engine: PreparedModel, images: Images) -> None:
+    with (
+        Detector.from_model(fp16_engine.path, backend="tensorrt") as host,
+        GpuDetector.from_model(fp16_engine.path, backend="tensorrt") as device,
+    ):
+        for name in ("bus", "zidane"):
+            a, b = host(images[name]), device(images[name])
+            assert not unmatched(a, b, min_score=0.3, min_iou=0.9), name
