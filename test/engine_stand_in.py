@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from yolo_trt_ros.engine.spec import DeviceFingerprint, EngineSpec
-from yolo_trt_ros.engine.tensorrt_build import ProgressCallback
+from yolo_trt_ros.engine.tensorrt_build import TYPED_ONNX, BuildOutput, ProgressCallback
 
 FINGERPRINT = DeviceFingerprint("NVIDIA Stand-in GPU", "8.7", "10.13.0.35", "12.6", "36.4.3")
 
@@ -22,11 +22,18 @@ FINGERPRINT = DeviceFingerprint("NVIDIA Stand-in GPU", "8.7", "10.13.0.35", "12.
 class StandInBuilder:
     """Builds fake engines; logs each build to ``log`` and can be slow on purpose."""
 
-    def __init__(self, log: Path | None = None) -> None:
+    def __init__(
+        self, log: Path | None = None, route: str = TYPED_ONNX, refuse_timing_cache: bool = False
+    ) -> None:
         self.log = log
+        self.route = route
+        self.refuse_timing_cache = refuse_timing_cache
 
     def version(self) -> str:
         return FINGERPRINT.tensorrt_version
+
+    def precision_route(self, dla: bool) -> str:
+        return self.route
 
     def build(
         self,
@@ -34,15 +41,17 @@ class StandInBuilder:
         spec: EngineSpec,
         timing_cache: bytes | None,
         progress: ProgressCallback,
-    ) -> tuple[bytes, bytes | None]:
+    ) -> BuildOutput:
         progress("build", 50.0, "stand-in build")
         if self.log is not None:
             with self.log.open("a") as out:
-                out.write(f"{spec.precision} {onnx_path.name}\n")
+                out.write(f"{spec.precision} {onnx_path.name} level {spec.optimization_level}\n")
         digest = hashlib.sha256(
             onnx_path.read_bytes() + json.dumps(asdict(spec), sort_keys=True).encode()
         )
-        return b"STAND-IN-ENGINE" + digest.digest() * 64, (timing_cache or b"") + b"+timing"
+        refused = "stand-in refuses it" if self.refuse_timing_cache and timing_cache else ""
+        kept = b"" if refused else (timing_cache or b"")
+        return BuildOutput(b"STAND-IN-ENGINE" + digest.digest() * 64, kept + b"+timing", refused)
 
 
 def fingerprint(device_index: int, tensorrt_version: str) -> DeviceFingerprint:

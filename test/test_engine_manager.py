@@ -41,10 +41,12 @@ def test_build_once_then_from_cache_with_progress(tmp_path: Path) -> None:
     assert all(0.0 <= percent <= 100.0 for _, percent, _ in progress)
     again = manager.prepare(ExportRequest(bundled_model_path(), precision="fp16"))
     assert again.from_cache and again.path == first.path and again.cache_key == first.cache_key
-    assert log.read_text().splitlines() == [f"fp16 {first.onnx_path.name}"], "built exactly once"
+    assert log.read_text().splitlines() == [f"fp16 {first.onnx_path.name} level -1"], (
+        "built exactly once"
+    )
     sidecar = json.loads(manager.cache.sidecar_path(first.cache_key).read_text())
     assert "names" in sidecar["metadata"], "class names travel with the engine"
-    assert manager.cache.read_timing_cache(fingerprint(0, "10.13.0.35")) == b"+timing"
+    assert manager.cache.read_timing_cache(fingerprint(0, "10.13.0.35"), "fp16") == b"+timing"
 
 
 def test_auto_precision_and_output_dir(tmp_path: Path) -> None:

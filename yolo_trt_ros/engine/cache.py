@@ -104,12 +104,17 @@ class EngineCache:
         """Where the engine's JSON sidecar lives."""
         return self.directory / f"{key}.json"
 
-    def timing_cache_path(self, fingerprint: DeviceFingerprint) -> Path:
-        """Return the timing cache path for this TensorRT version and GPU (not portable across either)."""
+    def timing_cache_path(self, fingerprint: DeviceFingerprint, scope: str = "") -> Path:
+        """Return the timing cache path for this TensorRT, GPU and scope (e.g. the precision).
+
+        A timing cache is portable across neither TensorRT versions nor GPUs, and TensorRT 8.6
+        refuses one made for another precision (a Myelin error), so each precision has its own.
+        """
         gpu = "".join(c if c.isalnum() else "_" for c in fingerprint.gpu_name)
+        suffix = f"-{scope}" if scope else ""
         return (
             self.directory
-            / f"timing-trt{fingerprint.tensorrt_version}-{gpu}-sm{fingerprint.compute_capability}.cache"
+            / f"timing-trt{fingerprint.tensorrt_version}-{gpu}-sm{fingerprint.compute_capability}{suffix}.cache"
         )
 
     def problems(self, spec: EngineSpec, fingerprint: DeviceFingerprint) -> list[str]:
@@ -233,14 +238,28 @@ class EngineCache:
         finally:
             lock.release()
 
-    def read_timing_cache(self, fingerprint: DeviceFingerprint) -> bytes | None:
-        """Return the saved timing cache for this TensorRT and GPU, if any."""
-        path = self.timing_cache_path(fingerprint)
+    def read_timing_cache(self, fingerprint: DeviceFingerprint, scope: str = "") -> bytes | None:
+        """Return the saved timing cache for this TensorRT, GPU and scope, if any."""
+        path = self.timing_cache_path(fingerprint, scope)
         return path.read_bytes() if path.is_file() else None
 
-    def write_timing_cache(self, fingerprint: DeviceFingerprint, data: bytes) -> None:
+    def write_timing_cache(
+        self, fingerprint: DeviceFingerprint, data: bytes, scope: str = ""
+    ) -> None:
         """Save the timing cache atomically, under its own lock."""
-        path = self.timing_cache_path(fingerprint)
+        path = self.timing_cache_path(fingerprint, scope)
         self.ensure_directory()
         with FileLock(str(path) + ".lock"):
             _write_atomically(path, data)
+
+    def set_timing_cache_aside(
+        self, fingerprint: DeviceFingerprint, scope: str = ""
+    ) -> Path | None:
+        """Move a timing cache TensorRT refused to ``<name>.refused`` (kept for inspection)."""
+        path = self.timing_cache_path(fingerprint, scope)
+        if not path.is_file():
+            return None
+        aside = path.with_name(path.name + ".refused")
+        with FileLock(str(path) + ".lock"):
+            path.replace(aside)
+        return aside

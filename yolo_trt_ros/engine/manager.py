@@ -4,17 +4,25 @@ Stages (also the ExportEngine feedback stages): ``export`` (.pt -> ONNX, only wh
 ``precision`` (FP16 / INT8 Q/DQ ONNX, cached by content), ``calibrate`` (INT8 only), ``build``
 (TensorRT, cached by the engine cache key) and ``save``. Where TensorRT cannot be used, the
 prepared ONNX runs on ONNX Runtime instead, and the result says so.
+
+The FP16 ONNX conversion is made only where TensorRT takes precision from the ONNX (strong typing,
+TensorRT >= 10.12); older TensorRT builds the FP32 ONNX with its FP16 flag (``precision_route``).
+
+A first build at TensorRT's default optimisation level can take many minutes (YOLO11n FP16 on
+TensorRT 8.6: over 8). With ``quick_first`` the manager builds at ``QUICK_OPTIMIZATION_LEVEL``
+when the fully optimised engine is not cached yet, and ``PreparedModel.follow_up`` holds the
+request for the full build, which the caller may run later (the node does, in the background).
 """
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from yolo_trt_ros.engine.cache import EngineCache
+from yolo_trt_ros.engine.cache import CachedEngine, EngineCache
 from yolo_trt_ros.engine.export import export_onnx
 from yolo_trt_ros.engine.fingerprint import current_fingerprint
 from yolo_trt_ros.engine.precision import (
@@ -24,10 +32,17 @@ from yolo_trt_ros.engine.precision import (
     quantize_int8,
 )
 from yolo_trt_ros.engine.spec import DeviceFingerprint, EngineSpec, file_sha256
-from yolo_trt_ros.engine.tensorrt_build import EngineBuilder, ProgressCallback, TensorRTBuilder
+from yolo_trt_ros.engine.tensorrt_build import (
+    TYPED_ONNX,
+    EngineBuilder,
+    ProgressCallback,
+    TensorRTBuilder,
+)
 from yolo_trt_ros.errors import BackendNotAvailableError, InvalidSettingError, ModelNotFoundError
 
-__all__ = ["EngineManager", "ExportRequest", "PreparedModel"]
+__all__ = ["QUICK_OPTIMIZATION_LEVEL", "EngineManager", "ExportRequest", "PreparedModel"]
+
+QUICK_OPTIMIZATION_LEVEL: Final = 0  # TensorRT's fastest build: the first tactic that works
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,9 @@ class ExportRequest:
     force: bool = False
     output_dir: Path | None = None
     backend: str = "auto"  # auto | tensorrt (required) | onnxruntime (never build)
+    quick_first: bool = (
+        False  # build at QUICK_OPTIMIZATION_LEVEL first if the full engine is not cached
+    )
 
 
 @dataclass(frozen=True)
@@ -61,6 +79,8 @@ class PreparedModel:
     build_seconds: float = 0.0
     from_cache: bool = False
     note: str = ""
+    optimization_level: int = -1  # of the engine built or found (-1: TensorRT's default)
+    follow_up: ExportRequest | None = None  # the full build still to run after a quick one
 
 
 def _quiet(stage: str, percent: float, message: str) -> None:
@@ -124,7 +144,11 @@ class EngineManager:
         precision = (
             request.precision if request.precision != "auto" else ("fp16" if builder else "fp32")
         )
-        prepared, calibration = self._precision(onnx, precision, request)
+        typed = (
+            builder is None
+            or builder.precision_route(request.device.startswith("dla")) == TYPED_ONNX
+        )
+        prepared, calibration = self._precision(onnx, precision, request, convert_fp16_onnx=typed)
         if builder is None:
             note = "TensorRT is not available here: running the prepared ONNX on ONNX Runtime"
             return PreparedModel(
@@ -182,9 +206,11 @@ class EngineManager:
         _copy_metadata(source, partial)
         partial.replace(target)
 
-    def _precision(self, onnx: Path, precision: str, request: ExportRequest) -> tuple[Path, str]:
+    def _precision(
+        self, onnx: Path, precision: str, request: ExportRequest, *, convert_fp16_onnx: bool
+    ) -> tuple[Path, str]:
         """Return the ONNX that carries the precision, and the calibration hash (INT8 only)."""
-        if precision == "fp32":
+        if precision == "fp32" or (precision == "fp16" and not convert_fp16_onnx):
             return onnx, ""
         self.cache.ensure_directory()
         self.prepared_dir.mkdir(parents=True, exist_ok=True)
@@ -228,6 +254,23 @@ class EngineManager:
         )
         return target, calibration
 
+    def _spec(
+        self, onnx: Path, precision: str, calibration: str, request: ExportRequest
+    ) -> EngineSpec:
+        """Describe the engine a request asks for."""
+        return EngineSpec(
+            model=str(onnx),
+            model_sha256=file_sha256(onnx),
+            image_size=request.image_size or (640, 640),
+            batch=request.batch,
+            dynamic=request.dynamic,
+            precision=precision,
+            device="cuda:0" if request.device in ("auto", "cuda") else request.device,
+            workspace_mib=request.workspace_mib,
+            optimization_level=request.optimization_level,
+            calibration_sha256=calibration,
+        )
+
     def _engine(
         self,
         builder: EngineBuilder,
@@ -236,41 +279,24 @@ class EngineManager:
         calibration: str,
         request: ExportRequest,
     ) -> PreparedModel:
-        device = "cuda:0" if request.device in ("auto", "cuda") else request.device
-        spec = EngineSpec(
-            model=str(onnx),
-            model_sha256=file_sha256(onnx),
-            image_size=request.image_size or (640, 640),
-            batch=request.batch,
-            dynamic=request.dynamic,
-            precision=precision,
-            device=device,
-            workspace_mib=request.workspace_mib,
-            optimization_level=request.optimization_level,
-            calibration_sha256=calibration,
-        )
+        spec = self._spec(onnx, precision, calibration, request)
         fingerprint = self.fingerprint(0 if spec.is_dla else spec.device_index, builder.version())
-
-        def build() -> tuple[bytes, dict[str, Any]]:
+        follow_up = None
+        if (
+            request.quick_first
+            and spec.optimization_level < 0
+            and not request.force
+            and self.cache.lookup(spec, fingerprint) is None
+        ):
+            follow_up = replace(request, quick_first=False)
+            spec = replace(spec, optimization_level=QUICK_OPTIMIZATION_LEVEL)
             self.progress(
                 "build",
                 20.0,
-                f"building a {precision} TensorRT engine for {device}; the first build can take many minutes",
+                f"no optimised {precision} engine is cached: building a quick one first "
+                f"(optimisation level {QUICK_OPTIMIZATION_LEVEL}); the optimised build can follow",
             )
-            engine, timing = builder.build(
-                onnx, spec, self.cache.read_timing_cache(fingerprint), self.progress
-            )
-            if timing:
-                self.cache.write_timing_cache(fingerprint, timing)
-            return engine, _onnx_metadata(onnx)
-
-        entry = self.cache.get_or_build(
-            spec,
-            fingerprint,
-            build,
-            force=request.force,
-            on_wait=lambda m: self.progress("build", 20.0, m),
-        )
+        entry = self._get_or_build(builder, onnx, spec, fingerprint, request.force)
         path = entry.engine_path
         if request.output_dir is not None:
             self.progress("save", 95.0, f"copying the engine to {request.output_dir}")
@@ -293,4 +319,47 @@ class EngineManager:
             str(path),
             entry.build_seconds,
             entry.from_cache,
+            optimization_level=spec.optimization_level,
+            follow_up=follow_up,
+        )
+
+    def _get_or_build(
+        self,
+        builder: EngineBuilder,
+        onnx: Path,
+        spec: EngineSpec,
+        fingerprint: DeviceFingerprint,
+        force: bool,
+    ) -> CachedEngine:
+        """Return the cached engine for the spec, or build it (with this precision's timing cache)."""
+        scope = spec.precision
+
+        def build() -> tuple[bytes, dict[str, Any]]:
+            level = spec.optimization_level if spec.optimization_level >= 0 else "default"
+            self.progress(
+                "build",
+                20.0,
+                f"building a {spec.precision} TensorRT engine for {spec.device} at optimisation "
+                f"level {level}; progress follows at least every 10 s",
+            )
+            output = builder.build(
+                onnx, spec, self.cache.read_timing_cache(fingerprint, scope), self.progress
+            )
+            if output.timing_cache_refused:
+                aside = self.cache.set_timing_cache_aside(fingerprint, scope)
+                self.progress(
+                    "build",
+                    90.0,
+                    f"timing cache set aside ({output.timing_cache_refused}): {aside}",
+                )
+            if output.timing_cache:
+                self.cache.write_timing_cache(fingerprint, output.timing_cache, scope)
+            return output.engine, _onnx_metadata(onnx)
+
+        return self.cache.get_or_build(
+            spec,
+            fingerprint,
+            build,
+            force=force,
+            on_wait=lambda m: self.progress("build", 20.0, m),
         )

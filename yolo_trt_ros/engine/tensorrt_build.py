@@ -1,20 +1,32 @@
 """The only module that calls TensorRT's builder: ONNX + spec -> serialized engine, with progress.
 
-Works on TensorRT 10.x and 11.x (DESIGN.md §2.4): the network is strongly typed wherever the flag
-exists and the target allows it, so precision comes from the ONNX (FP16 conversion or Q/DQ). The
-weakly typed FP16/INT8 builder flags are used only for DLA on TensorRT 10, and only if the
-installed TensorRT still has them. The timing cache is loaded and saved around every build.
+Works on TensorRT 8.6 (JetPack 6.0), 10.x and 11.x. The precision route depends on the version
+(``precision_route``): below 10.12 the network is weakly typed and precision comes from builder
+flags (FP16; INT8 from the ONNX's Q/DQ nodes with the INT8 flag), so the FP32 ONNX is built as it
+is; from 10.12, where weak typing is deprecated, and on 11, where the flags are gone, the network is
+strongly typed and precision lives in the ONNX (the FP16-converted or Q/DQ model).
 
-Type-checked against ``tensorrt-stubs``; it cannot run on machines without TensorRT, and tests
-replace the ``TensorRTBuilder`` adapter as a whole (they say so).
+Progress: TensorRT 10+ reports phases through ``IProgressMonitor``; 8.6 has none, so the builder
+also reads TensorRT's own log (each layer it starts timing) and reports at least every
+``report_every_s`` seconds: elapsed time, layers timed so far and TensorRT's latest step. A saved
+timing cache that TensorRT refuses is dropped from the build and reported in the result, never
+a failed build.
+
+Type-checked against ``tensorrt-stubs``; tests replace the ``TensorRTBuilder`` adapter as a whole
+where TensorRT is not installed (they say so).
 """
 
 from __future__ import annotations
 
 import importlib
+import re
+import sys
+import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from yolo_trt_ros.engine.spec import EngineSpec
 from yolo_trt_ros.errors import BackendNotAvailableError, ModelLoadError
@@ -23,13 +35,29 @@ if TYPE_CHECKING:
     import tensorrt as trt
 
 __all__ = [
+    "BuildOutput",
     "EngineBuilder",
     "ProgressCallback",
     "TensorRTBuilder",
     "import_tensorrt",
+    "precision_route",
 ]
 
 ProgressCallback = Callable[[str, float, str], None]  # stage, percent 0..100, message
+
+BUILDER_FLAGS: Final = "builder flags"  # weak typing: FP32 (or Q/DQ) ONNX + FP16/INT8 flags
+TYPED_ONNX: Final = "typed onnx"  # strong typing: the precision is in the ONNX
+_STRONG_TYPING_FROM: Final = (10, 12)  # weak typing deprecated from here (removed in 11)
+_LAYER_TIMING = re.compile(r"(?:Computing costs for|Autotuning.*?format combination.*?for)\s+(\S+)")
+
+
+@dataclass(frozen=True)
+class BuildOutput:
+    """A built engine, the updated timing cache, and why a saved timing cache was refused, if it was."""
+
+    engine: bytes
+    timing_cache: bytes | None = None
+    timing_cache_refused: str = ""
 
 
 class EngineBuilder(Protocol):
@@ -38,14 +66,17 @@ class EngineBuilder(Protocol):
     def version(self) -> str:
         """Return the TensorRT version the engines will be tied to."""
 
+    def precision_route(self, dla: bool) -> str:
+        """BUILDER_FLAGS or TYPED_ONNX: where this TensorRT takes the precision from (GPU or DLA)."""
+
     def build(
         self,
         onnx_path: Path,
         spec: EngineSpec,
         timing_cache: bytes | None,
         progress: ProgressCallback,
-    ) -> tuple[bytes, bytes | None]:
-        """Build an engine; return (serialized engine, updated timing cache)."""
+    ) -> BuildOutput:
+        """Build an engine from the ONNX for the spec."""
 
 
 def import_tensorrt() -> Any:
@@ -63,8 +94,104 @@ def import_tensorrt() -> Any:
     return module
 
 
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:2])
+
+
+def precision_route(trt_module: Any, dla: bool) -> str:
+    """Choose weak typing (builder flags) or strong typing (typed ONNX) for this TensorRT and target."""
+    has_flags = hasattr(trt_module.BuilderFlag, "FP16")
+    has_strong = hasattr(trt_module.NetworkDefinitionCreationFlag, "STRONGLY_TYPED")
+    if not has_strong:
+        return BUILDER_FLAGS  # TensorRT 8.6 and older 10.x
+    if not has_flags:
+        return TYPED_ONNX  # TensorRT 11: the flags are gone
+    if dla:
+        return BUILDER_FLAGS  # DLA needs its precision by flag on TensorRT 10
+    old = _version_tuple(str(trt_module.__version__)) < _STRONG_TYPING_FROM
+    return BUILDER_FLAGS if old else TYPED_ONNX
+
+
+class _BuildReporter:
+    """Turns TensorRT's log and a clock into progress lines, at least one every ``every_s`` seconds.
+
+    Also the ILogger handed to TensorRT: warnings and errors go to stderr as TensorRT's own logger
+    prints them; the rest only feeds the progress lines.
+    """
+
+    def __init__(self, trt_module: Any, progress: ProgressCallback, every_s: float) -> None:
+        self._progress = progress
+        self.layers = 0  # set once the network is parsed
+        self._every_s = every_s
+        self._started = time.monotonic()
+        self._last_report = self._started
+        self._lock = threading.Lock()
+        self._timed: set[str] = set()
+        self._latest = "optimising"
+        self.timing_cache_errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._warning = int(trt_module.ILogger.Severity.WARNING)
+        self._info = int(trt_module.ILogger.Severity.INFO)
+        reporter = self
+
+        class Logger(trt_module.ILogger):  # type: ignore[misc]
+            def __init__(self) -> None:
+                trt_module.ILogger.__init__(self)
+
+            def log(self, severity: Any, msg: str) -> None:
+                reporter.log(severity, msg)
+
+        self.logger = Logger()
+
+    def log(self, severity: Any, msg: str) -> None:
+        """Take one TensorRT log line."""
+        level = int(severity)
+        if level <= self._warning:  # lower values are more severe
+            print(f"[TensorRT] {msg}", file=sys.stderr)
+            if "timing cache" in msg.lower() or "myelincache" in msg.lower():
+                self.timing_cache_errors.append(msg.strip())
+        with self._lock:
+            match = _LAYER_TIMING.search(msg)
+            if match:
+                self._timed.add(match.group(1))
+                self._latest = f"timing {match.group(1)}"
+            elif level <= self._info:
+                self._latest = msg.strip().splitlines()[0][:120] if msg.strip() else self._latest
+        self.maybe_report()
+
+    def maybe_report(self, *, force: bool = False) -> None:
+        """Report elapsed time and progress if ``every_s`` has passed since the last report."""
+        now = time.monotonic()
+        with self._lock:
+            if not force and now - self._last_report < self._every_s:
+                return
+            self._last_report = now
+            timed, latest = len(self._timed), self._latest
+        percent = min(95.0, 100.0 * timed / max(self.layers, 1))
+        self._progress(
+            "build",
+            percent,
+            f"{now - self._started:.0f} s elapsed, {timed} of ~{self.layers} layers timed; {latest}",
+        )
+
+    def __enter__(self) -> _BuildReporter:
+        def tick() -> None:  # runs whenever TensorRT releases the GIL
+            while not self._stop.wait(1.0):
+                self.maybe_report()
+
+        self._thread = threading.Thread(target=tick, name="trt_build_progress", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+
+
 def _progress_monitor(trt_module: Any, progress: ProgressCallback) -> Any:
-    """Make a TensorRT IProgressMonitor that reports each phase's steps as stage/percent lines."""
+    """Make a TensorRT IProgressMonitor (10+) that reports each top-level phase as stage/percent lines."""
 
     class Monitor(trt_module.IProgressMonitor):  # type: ignore[misc]
         def __init__(self) -> None:
@@ -94,32 +221,29 @@ def _progress_monitor(trt_module: Any, progress: ProgressCallback) -> Any:
 class TensorRTBuilder:
     """Builds engines with the installed TensorRT."""
 
-    def __init__(self) -> None:
+    def __init__(self, report_every_s: float = 10.0) -> None:
         self.trt = import_tensorrt()
-        self.logger = self.trt.Logger(self.trt.Logger.WARNING)
+        self.report_every_s = report_every_s
 
     def version(self) -> str:
         """Return the installed TensorRT version."""
         return str(self.trt.__version__)
 
-    def _network_flags(self, spec: EngineSpec) -> tuple[int, bool]:
+    def precision_route(self, dla: bool) -> str:
+        """Where this TensorRT takes the precision from, for a GPU or DLA target."""
+        return precision_route(self.trt, dla)
+
+    def _network_flags(self, spec: EngineSpec) -> int:
         flags = self.trt.NetworkDefinitionCreationFlag
-        strongly_typed = hasattr(flags, "STRONGLY_TYPED") and not (
-            spec.is_dla and hasattr(self.trt.BuilderFlag, "FP16")
-        )
         bits = 0
-        if hasattr(flags, "EXPLICIT_BATCH"):  # deprecated no-op in TensorRT 10, gone later
+        if hasattr(flags, "EXPLICIT_BATCH"):  # required on 8.6, a no-op in 10, gone later
             bits |= 1 << int(flags.EXPLICIT_BATCH)
-        if strongly_typed:
+        if self.precision_route(spec.is_dla) == TYPED_ONNX:
             bits |= 1 << int(flags.STRONGLY_TYPED)
-        return bits, strongly_typed
+        return bits
 
     def _configure(
-        self,
-        builder: trt.Builder,
-        network: trt.INetworkDefinition,
-        spec: EngineSpec,
-        strongly_typed: bool,
+        self, builder: trt.Builder, network: trt.INetworkDefinition, spec: EngineSpec
     ) -> trt.IBuilderConfig:
         config = builder.create_builder_config()
         if spec.workspace_mib:
@@ -128,11 +252,10 @@ class TensorRTBuilder:
             )
         if spec.optimization_level >= 0:
             config.builder_optimization_level = spec.optimization_level
-        if not strongly_typed:  # weak typing (DLA on TensorRT 10): precision by builder flag
+        if self.precision_route(spec.is_dla) == BUILDER_FLAGS:
             wanted = {"fp16": ["FP16"], "int8": ["INT8", "FP16"]}.get(spec.precision, [])
             for name in wanted:
-                if hasattr(self.trt.BuilderFlag, name):
-                    config.set_flag(getattr(self.trt.BuilderFlag, name))
+                config.set_flag(getattr(self.trt.BuilderFlag, name))
         if spec.is_dla:
             config.default_device_type = self.trt.DeviceType.DLA
             config.DLA_core = spec.device_index
@@ -148,32 +271,63 @@ class TensorRTBuilder:
             config.add_optimization_profile(profile)
         return config
 
+    def _timing_cache(self, config: trt.IBuilderConfig, saved: bytes | None) -> str:
+        """Attach the saved timing cache, or an empty one; return why the saved one was refused."""
+        refused = ""
+        cache = None
+        if saved:
+            try:
+                cache = config.create_timing_cache(saved)
+            except Exception as error:  # noqa: BLE001 - TensorRT raises various types here
+                refused = f"TensorRT cannot read it ({error})"
+            if cache is None and not refused:
+                refused = "TensorRT cannot read it"
+        if cache is None:
+            cache = config.create_timing_cache(b"")
+        if not config.set_timing_cache(cache, ignore_mismatch=False) and saved and not refused:
+            refused = "it was made for another device or TensorRT"
+            config.set_timing_cache(config.create_timing_cache(b""), ignore_mismatch=False)
+        return refused
+
     def build(
         self,
         onnx_path: Path,
         spec: EngineSpec,
         timing_cache: bytes | None,
         progress: ProgressCallback,
-    ) -> tuple[bytes, bytes | None]:
-        """Parse the ONNX, configure for the spec, build with a progress monitor; return the plan."""
-        builder: trt.Builder = self.trt.Builder(self.logger)
-        flags, strongly_typed = self._network_flags(spec)
-        network: trt.INetworkDefinition = builder.create_network(flags)
-        parser: trt.OnnxParser = self.trt.OnnxParser(network, self.logger)
+    ) -> BuildOutput:
+        """Parse the ONNX, configure for the spec, build with progress; return the plan."""
+        reporter = _BuildReporter(self.trt, progress, self.report_every_s)
+        builder: trt.Builder = self.trt.Builder(reporter.logger)
+        network: trt.INetworkDefinition = builder.create_network(self._network_flags(spec))
+        parser: trt.OnnxParser = self.trt.OnnxParser(network, reporter.logger)
         progress("build", 0.0, f"parsing {onnx_path.name}")
         if not parser.parse_from_file(str(onnx_path)):
             errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
             raise ModelLoadError(f"TensorRT cannot parse {onnx_path}: {errors}")
-        config = self._configure(builder, network, spec, strongly_typed)
-        cache: trt.ITimingCache = config.create_timing_cache(timing_cache or b"")
-        config.set_timing_cache(cache, ignore_mismatch=False)
+        reporter.layers = network.num_layers
+        config = self._configure(builder, network, spec)
+        refused = self._timing_cache(config, timing_cache)
+        if refused:
+            progress("build", 0.0, f"the saved timing cache is set aside: {refused}")
+        level = spec.optimization_level if spec.optimization_level >= 0 else "default"
+        progress(
+            "build",
+            0.0,
+            f"TensorRT {self.version()}: {spec.precision} by {self.precision_route(spec.is_dla)}, "
+            f"optimisation level {level}, {network.num_layers} layers",
+        )
         if hasattr(config, "progress_monitor"):
             config.progress_monitor = _progress_monitor(self.trt, progress)
-        plan: trt.IHostMemory | None = builder.build_serialized_network(network, config)
+        with reporter:
+            plan: trt.IHostMemory | None = builder.build_serialized_network(network, config)
+        reporter.maybe_report(force=True)
         if plan is None:
             raise ModelLoadError(
                 f"TensorRT could not build an engine from {onnx_path} for {spec.device} ({spec.precision}); "
                 "see the TensorRT log above"
             )
+        if not refused and timing_cache and reporter.timing_cache_errors:
+            refused = f"TensorRT did not use it ({reporter.timing_cache_errors[0]})"
         updated: trt.ITimingCache = config.get_timing_cache()
-        return bytes(memoryview(plan)), bytes(memoryview(updated.serialize()))
+        return BuildOutput(bytes(memoryview(plan)), bytes(memoryview(updated.serialize())), refused)
