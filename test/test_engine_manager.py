@@ -12,6 +12,7 @@ from engine_stand_in import StandInBuilder, fingerprint
 from yolo_trt_ros.engine.cache import EngineCache
 from yolo_trt_ros.engine.export import ExportUnavailableError
 from yolo_trt_ros.engine.manager import EngineManager, ExportRequest
+from yolo_trt_ros.engine.tensorrt_build import BUILDER_FLAGS
 from yolo_trt_ros.errors import BackendNotAvailableError, InvalidSettingError, ModelNotFoundError
 from yolo_trt_ros.models import bundled_model_path
 
@@ -100,3 +101,45 @@ def test_an_explicit_engine_path_is_used_as_given(tmp_path: Path) -> None:
         engine,
         str(engine),
     )
+
+
+def _manager_with(tmp_path: Path, builder: StandInBuilder) -> EngineManager:
+    return EngineManager(
+        EngineCache(tmp_path / "cache"), builder_factory=lambda: builder, fingerprint=fingerprint
+    )
+
+
+def test_quick_first_build_then_the_optimised_one_from_its_follow_up(tmp_path: Path) -> None:
+    log = tmp_path / "builds.log"
+    manager = _manager_with(tmp_path, StandInBuilder(log))
+    request = ExportRequest(bundled_model_path(), precision="fp16", quick_first=True)
+    quick = manager.prepare(request)
+    assert quick.optimization_level == 0 and quick.follow_up is not None
+    assert not quick.follow_up.quick_first
+    full = manager.prepare(quick.follow_up)
+    assert full.optimization_level == -1 and full.follow_up is None and full.path != quick.path
+    # once the optimised engine is cached, a quick-first request loads it directly
+    again = manager.prepare(request)
+    assert again.from_cache and again.path == full.path and again.follow_up is None
+    assert [line.split()[-1] for line in log.read_text().splitlines()] == ["0", "-1"]
+
+
+def test_builder_flag_route_builds_fp16_from_the_fp32_onnx(tmp_path: Path) -> None:
+    log = tmp_path / "builds.log"
+    manager = _manager_with(tmp_path, StandInBuilder(log, route=BUILDER_FLAGS))
+    prepared = manager.prepare(ExportRequest(bundled_model_path(), precision="fp16"))
+    assert prepared.onnx_path == bundled_model_path(), "no FP16 conversion on TensorRT < 10.12"
+    assert prepared.precision == "fp16"
+    assert not (manager.prepared_dir.exists() and any(manager.prepared_dir.glob("*-fp16.onnx")))
+
+
+def test_a_refused_timing_cache_is_set_aside_and_the_build_succeeds(tmp_path: Path) -> None:
+    manager = _manager_with(tmp_path, StandInBuilder(refuse_timing_cache=True))
+    manager.cache.write_timing_cache(fingerprint(0, "10.13.0.35"), b"stale", "fp16")
+    prepared = manager.prepare(ExportRequest(bundled_model_path(), precision="fp16"))
+    assert prepared.path.is_file()
+    path = manager.cache.timing_cache_path(fingerprint(0, "10.13.0.35"), "fp16")
+    assert path.with_name(path.name + ".refused").read_bytes() == b"stale"
+    assert manager.cache.read_timing_cache(fingerprint(0, "10.13.0.35"), "fp16") == b"+timing"
+    # caches are kept per precision: an FP32 build never reads the FP16 one
+    assert manager.cache.read_timing_cache(fingerprint(0, "10.13.0.35"), "fp32") is None
