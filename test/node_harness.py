@@ -1,14 +1,18 @@
 """Run the real detector executable in its own process and talk to it over DDS, like a robot would.
 
 `DetectorProcess` starts `lib/yolo_trt_ros/detector` (where `ros2 run` finds it) with a params
-file, and stops it with SIGINT, returning its exit code. `LifecycleClient` drives it through the
+file, and stops it with SIGINT, returning its exit code. Where that script's interpreter is not
+the one running the tests (an install copied to a GPU machine), ``YOLO_TRT_ROS_NODE_PYTHON=1`` starts
+the node module with this interpreter instead. `LifecycleClient` drives it through the
 standard lifecycle services; `Collector` gathers messages from a topic.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
 import time
 import unittest
 from collections.abc import Callable, Mapping
@@ -67,8 +71,13 @@ class DetectorProcess:
         params_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": parameters}}))
         self.log_path = tmp_path / f"{name}.log"
         self._log = self.log_path.open("w")
+        launcher = (
+            [sys.executable, "-m", "yolo_trt_ros.ros.detector_node"]
+            if os.environ.get("YOLO_TRT_ROS_NODE_PYTHON")
+            else [str(executables_where_ros2_run_looks()["detector"])]
+        )
         command = [
-            str(executables_where_ros2_run_looks()["detector"]),
+            *launcher,
             "--ros-args",
             "-r",
             f"__node:={name}",

@@ -23,7 +23,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,7 @@ from yolo_trt_ros.ros.parameters import (
 )
 from yolo_trt_ros.ros.qos import LATCHED, choose_reliability, image_qos
 from yolo_trt_ros.ros.transport import TransportMonitor, frame_from_cdr, warn_about_transport
+from yolo_trt_ros.runtime_plan import RuntimePlan, open_detector, prepare_model, resolve_plan
 from yolo_trt_ros.stream import NewestFrameMailbox, RateCap, StreamStats
 
 __all__ = ["DetectorNode", "main"]
@@ -127,6 +128,10 @@ class DetectorNode(LifecycleNode):
         self._diagnostics_timer = self.create_timer(1.0, self._publish_diagnostics)
         self._mailbox: NewestFrameMailbox[_Frame] = NewestFrameMailbox()
         self._detector: Detector | None = None
+        self._detector_lock = threading.Lock()  # the inference thread vs an engine swap or release
+        self._generation = 0  # bumped on release: a background build of an older configure is void
+        self._background: threading.Thread | None = None
+        self._plan_in_use: RuntimePlan | None = None
         self._config = DetectorConfig()
         self._cameras: dict[str, _Camera] = {}
         self._latched: list[Publisher] = []
@@ -236,81 +241,134 @@ class DetectorNode(LifecycleNode):
         values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
         return DetectorConfig.from_values(values)
 
-    def _prepare_model(self, config: DetectorConfig) -> PreparedModel:
+    def _prepare_model(
+        self, config: DetectorConfig, model: Path, plan: RuntimePlan
+    ) -> PreparedModel:
         """Find or build the engine (or precision-prepared ONNX) through the engine manager."""
-        model = Path(config.model).expanduser() if config.model else bundled_model_path()
-        if config.backend not in ("auto", "tensorrt", "onnxruntime"):
-            return PreparedModel(
-                model, config.backend, config.precision, None
-            )  # e.g. torch: as given
+        prepared = prepare_model(
+            plan,
+            model,
+            self._engine_manager(config, "configuring"),
+            image_size=(config.image_size, config.image_size) if config.image_size else None,
+            calibration_dir=Path(config.calibration_dir) if config.calibration_dir else None,
+            quick_first=config.optimize_in_background,
+        )
+        if prepared.note:
+            self.get_logger().info(f"configuring: {prepared.note}")
+        return prepared
+
+    def _engine_manager(self, config: DetectorConfig, what: str) -> EngineManager:
         cache = EngineCache(
             Path(config.engine_cache_dir) if config.engine_cache_dir else None,
             config.engine_cache_policy,
         )
-        precision = config.precision
-        if precision == "int8" and not config.calibration_dir:
+
+        def progress(stage: str, percent: float, message: str) -> None:
+            self.get_logger().info(f"{what} [{stage} {percent:.0f}%]: {message}")
+
+        return EngineManager(cache, progress=progress)
+
+    def _plan(self, config: DetectorConfig, model: Path) -> RuntimePlan:
+        plan = resolve_plan(model, config.backend, config.precision, config.device, config.pipeline)
+        if plan.precision == "int8" and not config.calibration_dir and plan.backend != "torch":
             # A power-mode profile may ask for INT8 on a robot without calibration frames at hand.
             self.get_logger().warn(
                 "precision int8 needs calibration_dir (a folder of typical camera frames); using fp16 "
                 "until one is set"
             )
-            precision = "fp16"
-        request = ExportRequest(
-            model=model,
-            precision=precision,
-            device=config.device,
-            image_size=(config.image_size, config.image_size) if config.image_size else None,
-            calibration_dir=Path(config.calibration_dir) if config.calibration_dir else None,
-            backend=config.backend,
-        )
+            plan = replace(plan, precision="fp16")
+        return plan
 
-        def progress(stage: str, percent: float, message: str) -> None:
-            self.get_logger().info(f"configuring [{stage} {percent:.0f}%]: {message}")
-
-        prepared = EngineManager(cache, progress=progress).prepare(request)
-        if prepared.note:
-            self.get_logger().info(f"configuring: {prepared.note}")
-        return prepared
-
-    def _configure(self) -> None:
-        config = self._read_config()
-        self._check_power_mode(config)
-        self._tune_heap(config)
-        self._decoder = self._choose_decoder(config)  # before a possibly long engine build
-        self.get_logger().info(
-            f"configuring: model {config.model or 'bundled YOLO11n'} (backend {config.backend}, device {config.device})"
-        )
-        loaded = time.monotonic()
-        prepared = self._prepare_model(config)
-        backend = (
-            "auto"
-            if prepared.backend == "onnxruntime" and config.backend == "auto"
-            else prepared.backend
-        )
-        detector = Detector.from_model(
-            prepared.path,
-            backend=backend,
-            device=config.device,
+    def _open_detector(self, plan: RuntimePlan, path: Path, config: DetectorConfig) -> Detector:
+        detector = open_detector(
+            plan,
+            path,
             conf=config.confidence_threshold,
             iou=config.iou_threshold,
             max_det=config.max_detections,
             agnostic=config.agnostic_nms,
             imgsz=config.image_size or None,
         )
-        self._detector = detector
-        self._config = config
-        detector.update_settings(classes=resolve_classes(config.classes, detector.names))
+        try:
+            detector.update_settings(classes=resolve_classes(config.classes, detector.names))
+            if config.warmup_runs:
+                detector.warmup(config.warmup_runs)
+        except Exception:
+            detector.close()
+            raise
+        return detector
+
+    def _configure(self) -> None:
+        config = self._read_config()
+        self._check_power_mode(config)
+        self._tune_heap(config)
+        self._decoder = self._choose_decoder(config)  # before a possibly long engine build
+        model = Path(config.model).expanduser() if config.model else bundled_model_path()
+        plan = self._plan(config, model)
         self.get_logger().info(
-            f"loaded in {time.monotonic() - loaded:.2f} s: {detector.backend.version} on {detector.backend.device}, "
-            f"{prepared.precision}, input {detector.input_size[0]}x{detector.input_size[1]}, {len(detector.names)} classes"
+            f"configuring: model {config.model or 'bundled YOLO11n'}: {plan.describe()} "
+            f"({'; '.join(plan.reasons)})"
         )
-        if config.warmup_runs:
-            warm = time.monotonic()
-            detector.warmup(config.warmup_runs)
-            self.get_logger().info(
-                f"warm-up: {config.warmup_runs} run(s) in {time.monotonic() - warm:.2f} s"
-            )
+        loaded = time.monotonic()
+        prepared = self._prepare_model(config, model, plan)
+        detector = self._open_detector(plan, prepared.path, config)
+        self._config, self._plan_in_use = config, plan
+        with self._detector_lock:
+            self._detector = detector
+        self.get_logger().info(
+            f"loaded and warmed up in {time.monotonic() - loaded:.2f} s: {detector.backend.version} on "
+            f"{detector.backend.device}, {plan.precision}, {plan.pipeline} pipeline, input "
+            f"{detector.input_size[0]}x{detector.input_size[1]}, {len(detector.names)} classes"
+        )
         self._create_outputs(config)
+        self._publish_model_facts(prepared, detector)
+        if prepared.follow_up is not None:
+            self._start_background_build(prepared.follow_up, plan, config)
+
+    def _start_background_build(
+        self, request: ExportRequest, plan: RuntimePlan, config: DetectorConfig
+    ) -> None:
+        """Build the optimised engine in a thread; swap it in when it is ready (configure stays quick)."""
+        generation = self._generation
+        self.get_logger().info(
+            "detecting with the quick engine; the optimised engine is being built in the background "
+            "(it can take 10 minutes or more on TensorRT 8.6) and replaces it when ready"
+        )
+        self._background = threading.Thread(
+            target=self._build_and_swap,
+            args=(request, plan, config, generation),
+            name="yolo_optimise",
+            daemon=True,
+        )
+        self._background.start()
+
+    def _build_and_swap(
+        self, request: ExportRequest, plan: RuntimePlan, config: DetectorConfig, generation: int
+    ) -> None:
+        started = time.monotonic()
+        try:
+            prepared = self._engine_manager(config, "optimising in the background").prepare(request)
+            if generation != self._generation:
+                return  # cleaned up meanwhile; the engine stays cached for the next configure
+            detector = self._open_detector(plan, prepared.path, config)
+        except Exception as error:  # noqa: BLE001 - the quick engine keeps running
+            self.get_logger().warn(
+                f"optimising in the background failed ({type(error).__name__}: {error}); "
+                "the node keeps the quick engine"
+            )
+            return
+        with self._detector_lock:
+            old, current = self._detector, generation == self._generation
+            if current and old is not None:
+                detector.settings = old.settings  # live parameter changes made meanwhile
+                self._detector = detector
+        if not current or old is None:
+            detector.close()
+            return
+        old.close()
+        self.get_logger().info(
+            f"switched to the optimised engine after {time.monotonic() - started:.0f} s: {prepared.path}"
+        )
         self._publish_model_facts(prepared, detector)
 
     def _choose_decoder(self, config: DetectorConfig) -> DecoderChoice | None:
@@ -369,7 +427,10 @@ class DetectorNode(LifecycleNode):
             )
 
     def _publish_model_facts(self, prepared: PreparedModel, detector: Detector) -> None:
+        """Publish EngineInfo and LabelInfo (latched) and the diagnostics facts; again after a swap."""
         model, precision = prepared.path, prepared.precision
+        plan = self._plan_in_use
+        pipeline = plan.pipeline if plan else "host"
         header = Header(stamp=self.get_clock().now().to_msg())
         names = [detector.names.get(i, str(i)) for i in range(max(detector.names, default=-1) + 1)]
         info = messages.engine_info(
@@ -379,6 +440,8 @@ class DetectorNode(LifecycleNode):
             backend_version=detector.backend.version,
             precision=precision,
             device=detector.backend.device,
+            pipeline=pipeline,
+            optimization_level=prepared.optimization_level,
             input_shape=[1, 3, *detector.input_size],
             class_names=names,
             engine_path=prepared.engine_path,
@@ -387,19 +450,28 @@ class DetectorNode(LifecycleNode):
             from_cache=prepared.from_cache,
             power_mode=self._power_check.mode_name if self._power_check else "",
         )
-        engine_publisher = self.create_publisher(EngineInfo, "~/engine_info", LATCHED)
-        label_publisher = self.create_publisher(LabelInfo, "~/label_info", LATCHED)
-        self._latched = [engine_publisher, label_publisher]
+        if not self._latched:
+            self._latched = [
+                self.create_publisher(EngineInfo, "~/engine_info", LATCHED),
+                self.create_publisher(LabelInfo, "~/label_info", LATCHED),
+            ]
+        engine_publisher, label_publisher = self._latched
         engine_publisher.publish(info)
         label_publisher.publish(messages.label_info(detector.names, header, detector.settings.conf))
+        engine = prepared.engine_path or "none (the backend runs the model file)"
+        if prepared.follow_up is not None:
+            engine += " (quick build; the optimised engine is being built in the background)"
         self._facts = {
             "model": str(model),
             "backend": detector.backend.version,
             "device": detector.backend.device,
             "precision": precision,
+            "pipeline": "GPU (letterbox, inference, decode, NMS on the GPU)"
+            if pipeline == "gpu"
+            else "host",
             "input size": f"{detector.input_size[0]}x{detector.input_size[1]}",
             "output layout": detector.layout,
-            "engine": prepared.engine_path or "none (the backend runs the model file)",
+            "engine": engine,
             "engine cache key": prepared.cache_key or "none",
             "GPU memory": "n/a (CPU backend)" if detector.backend.device == "cpu" else "unknown",
             "frame memory reuse": self._heap_fact(self._config),
@@ -482,8 +554,7 @@ class DetectorNode(LifecycleNode):
                     self._process(camera, frame)
 
     def _process(self, camera: _Camera, frame: _Frame) -> None:
-        detector = self._detector
-        if detector is None:
+        if self._detector is None:
             return
         started = time.perf_counter()
         msg = frame.msg
@@ -499,7 +570,12 @@ class DetectorNode(LifecycleNode):
             else:
                 image, pixel_format = image_to_array(msg, max_pixels=self._config.max_image_pixels)
             converted = time.perf_counter()
-            found = detector(image, pixel_format)
+            with self._detector_lock:  # an engine swap waits for this frame
+                detector = self._detector
+                if detector is None:
+                    return
+                found = detector(image, pixel_format)
+                times = detector.last_times
             detected = time.perf_counter()
             camera.detections.publish(
                 messages.detection_array(found, msg.header, self._config.class_id_style)
@@ -527,7 +603,6 @@ class DetectorNode(LifecycleNode):
         seen = camera.drops_seen
         dropped, camera.drops_reported = seen - camera.drops_reported, seen
         if camera.timing.get_subscription_count():
-            times = detector.last_times
             stages = (
                 (converted - started) * 1e3 + times.preprocess_ms,
                 times.inference_ms,
@@ -567,9 +642,12 @@ class DetectorNode(LifecycleNode):
         for latched in self._latched:
             self.destroy_publisher(latched)
         self._latched = []
-        if self._detector is not None:
-            self._detector.close()
-            self._detector = None
+        with self._detector_lock:
+            self._generation += 1
+            detector, self._detector = self._detector, None
+        if detector is not None:
+            detector.close()
+        self._plan_in_use = None
         self._decoder = None
         self._facts = {}
 

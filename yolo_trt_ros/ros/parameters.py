@@ -62,13 +62,24 @@ PARAMETERS: Final[tuple[ParameterSpec, ...]] = (
     ParameterSpec(
         "precision",
         "auto",
-        "Engine precision; auto keeps the model's. ONNX Runtime runs the model file's own precision.",
+        "Precision; auto: fp16 on TensorRT and torch, the model file's own (fp32) on ONNX Runtime. int8 needs calibration_dir.",
         ("auto", "fp32", "fp16", "int8"),
     ),
     ParameterSpec(
         "device",
         "auto",
         "Where to infer: auto, cpu, cuda or cuda:N, dla:N (Jetson DLA core, with TensorRT).",
+    ),
+    ParameterSpec(
+        "pipeline",
+        "auto",
+        "Where frames are prepared and decoded: gpu (upload, letterbox, inference, decoding and NMS on the GPU; only the boxes come back), host (NumPy/OpenCV around the model), or auto (gpu with the tensorrt or torch backend where NVRTC works, else host).",
+        ("auto", "gpu", "host"),  # runtime_plan.PIPELINE_CHOICES (kept light to import)
+    ),
+    ParameterSpec(
+        "optimize_in_background",
+        True,
+        "TensorRT: when no fully optimised engine is cached, build a quick one first (optimisation level 0, about a minute for YOLO11n on TensorRT 8.6), start detecting with it, and build the optimised engine in the background, switching to it without dropping a frame. false: wait for the optimised build on configure.",
     ),
     ParameterSpec(
         "image_size",
@@ -278,6 +289,8 @@ class DetectorConfig:
     backend: str = "auto"
     precision: str = "auto"
     device: str = "auto"
+    pipeline: str = "auto"
+    optimize_in_background: bool = True
     image_size: int = 0
     confidence_threshold: float = 0.25
     iou_threshold: float = 0.7

@@ -4,7 +4,9 @@
     ros2 run yolo_trt_ros detect_images frame.png --model yolo11s.onnx --device cuda:0
 
 Each line holds the file, the image size, the stage times and the detections (box in pixels
-x1 y1 x2 y2, score, class id, name). Exit status 1 if any file could not be read.
+x1 y1 x2 y2, score, class id, name). What runs (backend, precision, device, pipeline) is decided as
+the node decides it (``yolo_trt_ros.runtime_plan``) and printed once on stderr. Exit status 1 if
+any file could not be read.
 """
 
 from __future__ import annotations
@@ -14,9 +16,24 @@ import json
 import sys
 from pathlib import Path
 
-from yolo_trt_ros.detector import Detector
+from yolo_trt_ros.engine.cache import EngineCache
+from yolo_trt_ros.engine.manager import EngineManager
 from yolo_trt_ros.errors import InvalidImageError, YoloTrtRosError
 from yolo_trt_ros.media import read_image
+from yolo_trt_ros.models import bundled_model_path
+from yolo_trt_ros.runtime_plan import (
+    BACKEND_CHOICES,
+    PIPELINE_CHOICES,
+    PRECISION_CHOICES,
+    open_detector,
+    prepare_model,
+    resolve_plan,
+)
+
+
+def _progress(stage: str, percent: float, message: str) -> None:
+    print(f"detect_images [{stage} {percent:.0f}%]: {message}", file=sys.stderr)
+
 
 __all__ = ["main"]
 
@@ -31,8 +48,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model", type=Path, default=None, help="model file (default: the bundled YOLO11n ONNX)"
     )
-    parser.add_argument("--backend", default="auto", help="inference backend (default: auto)")
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=BACKEND_CHOICES,
+        help="inference backend (default: auto)",
+    )
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=PRECISION_CHOICES[:3],
+        help="auto (fp16 on GPU backends), fp32 or fp16 (a .engine keeps its own)",
+    )
     parser.add_argument("--device", default="auto", help="cpu, cuda:0, ... (default: auto)")
+    parser.add_argument(
+        "--pipeline", default="auto", choices=PIPELINE_CHOICES, help="gpu or host (default: auto)"
+    )
     parser.add_argument(
         "--conf", type=float, default=0.25, help="confidence threshold (default: 0.25)"
     )
@@ -54,10 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run the detector over the given files and print one JSON object per image."""
     args = _parser().parse_args(argv)
     try:
-        detector = Detector.from_model(
-            args.model,
-            backend=args.backend,
-            device=args.device,
+        model = args.model or bundled_model_path()
+        plan = resolve_plan(model, args.backend, args.precision, args.device, args.pipeline)
+        print(f"detect_images: {plan.describe()}", file=sys.stderr)
+        manager = EngineManager(EngineCache(), progress=_progress)
+        prepared = prepare_model(plan, model, manager)
+        detector = open_detector(
+            plan,
+            prepared.path,
             conf=args.conf,
             iou=args.iou,
             max_det=args.max_det,

@@ -105,12 +105,29 @@ def _default_model() -> str:
     return str(bundled_model_path())
 
 
+def _plan() -> str:
+    """Describe what the detector would run with default settings here (as the node decides)."""
+    runtime_plan = importlib.import_module("yolo_trt_ros.runtime_plan")
+    plan = runtime_plan.resolve_plan(bundled_model_path())
+    return f"{plan.describe()} ({'; '.join(plan.reasons)})"
+
+
 def _detection() -> str:
-    """Run the default model end to end on a blank frame: proves the backend really works here."""
-    detector_class = importlib.import_module("yolo_trt_ros.detector").Detector
-    with detector_class.from_model() as detector:
+    """Run the default model end to end on a blank frame: proves the backend really works here.
+
+    A plan that needs a TensorRT build is checked on the host path's ONNX Runtime instead: doctor
+    must not start a minutes-long engine build.
+    """
+    runtime_plan = importlib.import_module("yolo_trt_ros.runtime_plan")
+    plan = runtime_plan.resolve_plan(bundled_model_path())
+    if plan.backend == "tensorrt":
+        plan = runtime_plan.resolve_plan(bundled_model_path(), "onnxruntime", device="cpu")
+    with runtime_plan.open_detector(plan, bundled_model_path()) as detector:
         detector.warmup(2)
-        return f"{detector.backend.version} on {detector.backend.device}, {detector.last_times.total_ms:.0f} ms per frame"
+        return (
+            f"{detector.backend.version} on {detector.backend.device}, {plan.pipeline} pipeline, "
+            f"{detector.last_times.total_ms:.0f} ms per frame"
+        )
 
 
 _CHECKS: Sequence[tuple[str, Callable[[], str], bool, str]] = (
@@ -130,6 +147,7 @@ _CHECKS: Sequence[tuple[str, Callable[[], str], bool, str]] = (
     ("rosbags", _rosbags, False, "pip install rosbags (bag replay)"),
     ("matplotlib", _matplotlib, False, "pip install matplotlib (report plots)"),
     ("default model", _default_model, False, ""),
+    ("runtime plan", _plan, False, "see the tensorrt, cuda-python and onnxruntime lines above"),
     ("detection", _detection, False, "see the onnxruntime and default model lines above"),
 )
 
