@@ -94,8 +94,9 @@ class DetectorProcess:
 
     @property
     def log(self) -> str:
-        """Everything the node printed so far."""
-        self._log.flush()
+        """Everything the node printed so far (also after it stopped)."""
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text()
 
     def rss_mb(self) -> float:

@@ -47,7 +47,9 @@ def test_build_once_then_from_cache_with_progress(tmp_path: Path) -> None:
     )
     sidecar = json.loads(manager.cache.sidecar_path(first.cache_key).read_text())
     assert "names" in sidecar["metadata"], "class names travel with the engine"
-    assert manager.cache.read_timing_cache(fingerprint(0, "10.13.0.35"), "fp16") == b"+timing"
+    assert (
+        manager.cache.read_timing_cache(fingerprint(0, "10.13.0.35"), "fp16-level-1") == b"+timing"
+    )
 
 
 def test_auto_precision_and_output_dir(tmp_path: Path) -> None:
@@ -135,11 +137,13 @@ def test_builder_flag_route_builds_fp16_from_the_fp32_onnx(tmp_path: Path) -> No
 
 def test_a_refused_timing_cache_is_set_aside_and_the_build_succeeds(tmp_path: Path) -> None:
     manager = _manager_with(tmp_path, StandInBuilder(refuse_timing_cache=True))
-    manager.cache.write_timing_cache(fingerprint(0, "10.13.0.35"), b"stale", "fp16")
+    manager.cache.write_timing_cache(fingerprint(0, "10.13.0.35"), b"stale", "fp16-level-1")
     prepared = manager.prepare(ExportRequest(bundled_model_path(), precision="fp16"))
     assert prepared.path.is_file()
-    path = manager.cache.timing_cache_path(fingerprint(0, "10.13.0.35"), "fp16")
+    path = manager.cache.timing_cache_path(fingerprint(0, "10.13.0.35"), "fp16-level-1")
     assert path.with_name(path.name + ".refused").read_bytes() == b"stale"
-    assert manager.cache.read_timing_cache(fingerprint(0, "10.13.0.35"), "fp16") == b"+timing"
+    assert (
+        manager.cache.read_timing_cache(fingerprint(0, "10.13.0.35"), "fp16-level-1") == b"+timing"
+    )
     # caches are kept per precision: an FP32 build never reads the FP16 one
-    assert manager.cache.read_timing_cache(fingerprint(0, "10.13.0.35"), "fp32") is None
+    assert manager.cache.read_timing_cache(fingerprint(0, "10.13.0.35"), "fp32-level-1") is None

@@ -332,7 +332,8 @@ class EngineManager:
         force: bool,
     ) -> CachedEngine:
         """Return the cached engine for the spec, or build it (with this precision's timing cache)."""
-        scope = spec.precision
+        # TensorRT 8.6 refuses a timing cache of another precision or optimisation level (Myelin)
+        scope = f"{spec.precision}-level{spec.optimization_level}"
 
         def build() -> tuple[bytes, dict[str, Any]]:
             level = spec.optimization_level if spec.optimization_level >= 0 else "default"

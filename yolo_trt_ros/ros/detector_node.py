@@ -19,6 +19,7 @@ are skipped as they arrive (yolo_trt_ros.stream.rate_cap).
 from __future__ import annotations
 
 import functools
+import os
 import signal
 import sys
 import threading
@@ -702,6 +703,11 @@ class DetectorNode(LifecycleNode):
             DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()), status=statuses)
         )
 
+    @property
+    def building_in_background(self) -> bool:
+        """Whether an optimised engine build is still running in its thread."""
+        return self._background is not None and self._background.is_alive()
+
     def shut_down(self) -> None:
         """Leave cleanly from any state (used on Ctrl-C and at the end of main)."""
         if self.lifecycle_state not in ("finalized",):
@@ -734,9 +740,20 @@ def main(args: list[str] | None = None) -> int:
         pass
     finally:
         node.shut_down()
+        abandoned = node.building_in_background
+        if abandoned:
+            node.get_logger().info(
+                "leaving the background engine build unfinished; the next configure starts it again"
+            )
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
+    if abandoned:
+        # TensorRT cannot cancel a build, and tearing the interpreter down under a running build
+        # crashes or hangs in its static destructors: everything of ours is released, so leave now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 
