@@ -59,3 +59,33 @@ def test_jpeg_benchmark_times_opencv_and_explains_missing_gpu_decoders(tmp_path:
     assert isinstance(unavailable, dict)
     for name in ("nvimgcodec", "nvimgcodec_on_device", "torchvision_cuda"):
         assert (name in by_name) != (name in unavailable), name  # timed, or said why not
+
+
+def test_node_benchmark_measures_the_detector_node_end_to_end(tmp_path: Path) -> None:
+    report = _run(
+        "bench_node.py",
+        *("--sizes", "640x480", "--formats", "raw", "--frames", "12", "--warmup", "2"),
+        *("--rate", "5", "--answer-timeout", "2", "--backend", "onnxruntime"),
+        *("--pipeline-bench", "--leg-iterations", "3", "--leg-warmup", "1"),
+        *("--plot", str(tmp_path / "plot.png")),
+        tmp_path=tmp_path,
+    )
+    engine = report["engine"]
+    assert isinstance(engine, dict) and engine["backend"] == "onnxruntime", engine
+    node = report["node"]
+    assert isinstance(node, dict) and node["exit_status"] == 0, node  # stopped cleanly
+    cases = report["cases"]
+    assert isinstance(cases, list) and len(cases) == 1
+    case = cases[0]
+    assert (case["size"], case["format"], case["frames_sent"]) == ("640x480", "raw", 12)
+    assert case["detections_received"] > 0, case
+    assert case["frames_received_by_node"] is None or case["frames_received_by_node"] > 0
+    latency = case["latency_ms"]
+    assert 0 < latency["min"] <= latency["p50"] <= latency["p95"] <= latency["max"], latency
+    stages = case["node_stage_ms_p50"]
+    assert 0 < stages["inference"] < stages["total"] <= latency["p50"], stages
+    assert case["objects_per_frame"]["p50"] > 0  # a real photo, not a blank frame
+    legs = report["legs"]
+    assert isinstance(legs, dict)
+    assert ("skipped" in legs["pipeline"]) != ("sizes" in legs["pipeline"])  # measured, or why not
+    assert (tmp_path / "plot.png").stat().st_size > 0

@@ -166,20 +166,24 @@ def _check_named_backend(backend: str, on_gpu: bool, machine: Machine) -> None:
         )
 
 
+def _check_engine_backend(backend: str, suffix: str, on_gpu: bool, machine: Machine) -> None:
+    if backend not in ("auto", "tensorrt"):
+        raise InvalidSettingError(f"a {suffix} file is a TensorRT engine: use backend tensorrt")
+    if not machine.tensorrt:
+        raise BackendNotAvailableError(
+            "the model is a TensorRT engine, but TensorRT is not installed here: give the .onnx "
+            "model instead (it runs on ONNX Runtime), or install TensorRT"
+        )
+    if not on_gpu:
+        raise InvalidSettingError("a TensorRT engine runs on a GPU or DLA, not on device cpu")
+
+
 def _resolve_backend(backend: str, suffix: str, device: str, machine: Machine) -> tuple[str, str]:
     on_gpu = device != "cpu"
     if backend not in BACKEND_CHOICES:
         raise InvalidSettingError(f"backend {backend!r} is not one of {', '.join(BACKEND_CHOICES)}")
     if suffix in _ENGINE_SUFFIXES:
-        if backend not in ("auto", "tensorrt"):
-            raise InvalidSettingError(f"a {suffix} file is a TensorRT engine: use backend tensorrt")
-        if not machine.tensorrt:
-            raise BackendNotAvailableError(
-                "the model is a TensorRT engine, but TensorRT is not installed here: give the .onnx "
-                "model instead (it runs on ONNX Runtime), or install TensorRT"
-            )
-        if not on_gpu:
-            raise InvalidSettingError("a TensorRT engine runs on a GPU or DLA, not on device cpu")
+        _check_engine_backend(backend, suffix, on_gpu, machine)
         return "tensorrt", "the model is a TensorRT engine"
     if backend != "auto":
         _check_named_backend(backend, on_gpu, machine)
