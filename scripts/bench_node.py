@@ -43,10 +43,11 @@ On this CPU machine (ONNX Runtime)::
     source install/setup.bash
     python scripts/bench_node.py --sizes 640x480 --formats raw --frames 30 --rate 5 --out node.json
 
-On a GPU machine with TensorRT::
+On a GPU machine with TensorRT (the first run builds the optimised engine, 10 minutes or more on
+TensorRT 8.6: allow for it with ``--ready-timeout``; later runs load it from the engine cache)::
 
     python scripts/bench_node.py --backend tensorrt --precision fp16 --device cuda:0 \
-        --pipeline-bench --ultralytics-python /opt/py312/bin/python \
+        --ready-timeout 1800 --pipeline-bench --ultralytics-python /opt/py312/bin/python \
         --out bench_node.json --plot bench_node.png
 """
 

@@ -196,12 +196,8 @@ def _resolve_backend(backend: str, suffix: str, device: str, machine: Machine) -
         raise BackendNotAvailableError("a DLA device needs TensorRT, which is not installed here")
     if on_gpu and machine.torch_cuda and (suffix != ".onnx" or machine.onnx2torch):
         return "torch", "backend auto: no TensorRT, a CUDA build of torch is installed"
-    if not machine.tensorrt:
-        return (
-            "onnxruntime",
-            "backend auto: TensorRT is not available here, ONNX Runtime runs the model",
-        )
-    return "onnxruntime", "backend auto: device cpu"
+    why = "device cpu" if machine.tensorrt else "TensorRT is not available here"
+    return "onnxruntime", f"backend auto: {why}, ONNX Runtime runs the model"
 
 
 def _resolve_precision(precision: str, backend: str, device: str) -> tuple[str, str]:
