@@ -19,7 +19,7 @@ are skipped as they arrive (yolo_trt_ros.stream.rate_cap).
 from __future__ import annotations
 
 import functools
-import os
+import multiprocessing
 import signal
 import sys
 import threading
@@ -54,8 +54,18 @@ from yolo_trt_ros.core.annotate import draw_detections
 from yolo_trt_ros.core.preprocess import to_bgr8
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.engine.cache import EngineCache
-from yolo_trt_ros.engine.manager import EngineManager, ExportRequest, PreparedModel
-from yolo_trt_ros.errors import InvalidImageError, InvalidSettingError, YoloTrtRosError
+from yolo_trt_ros.engine.manager import (
+    EngineManager,
+    ExportRequest,
+    PreparedModel,
+    build_in_this_process,
+)
+from yolo_trt_ros.errors import (
+    InvalidImageError,
+    InvalidSettingError,
+    ModelLoadError,
+    YoloTrtRosError,
+)
 from yolo_trt_ros.heap import HeapTuning, keep_frame_buffers
 from yolo_trt_ros.image_decoders import DecoderChoice, make_decoder
 from yolo_trt_ros.jetson import Nvpmodel, PowerModeCheck, check_power_mode
@@ -132,6 +142,7 @@ class DetectorNode(LifecycleNode):
         self._detector_lock = threading.Lock()  # the inference thread vs an engine swap or release
         self._generation = 0  # bumped on release: a background build of an older configure is void
         self._background: threading.Thread | None = None
+        self._builder_process: multiprocessing.process.BaseProcess | None = None
         self._plan_in_use: RuntimePlan | None = None
         self._config = DetectorConfig()
         self._cameras: dict[str, _Camera] = {}
@@ -347,10 +358,23 @@ class DetectorNode(LifecycleNode):
         self, request: ExportRequest, plan: RuntimePlan, config: DetectorConfig, generation: int
     ) -> None:
         started = time.monotonic()
+        manager = self._engine_manager(config, "optimising in the background")
+        # In its own process: TensorRT 8.6's builder holds the GIL, a thread would stall the node.
+        builder = multiprocessing.get_context("spawn").Process(
+            target=build_in_this_process,
+            args=(request, manager.cache.directory, config.engine_cache_policy),
+            name="yolo_engine_build",
+            daemon=True,
+        )
         try:
-            prepared = self._engine_manager(config, "optimising in the background").prepare(request)
+            builder.start()
+            self._builder_process = builder
+            builder.join()  # a blocking wait: the GIL is free meanwhile
             if generation != self._generation:
-                return  # cleaned up meanwhile; the engine stays cached for the next configure
+                return  # cleaned up meanwhile; a finished engine stays cached for the next configure
+            if builder.exitcode != 0:
+                raise ModelLoadError(f"the build process exited with {builder.exitcode}")
+            prepared = manager.prepare(request)  # now a cache hit
             detector = self._open_detector(plan, prepared.path, config)
         except Exception as error:  # noqa: BLE001 - the quick engine keeps running
             self.get_logger().warn(
@@ -646,6 +670,7 @@ class DetectorNode(LifecycleNode):
         with self._detector_lock:
             self._generation += 1
             detector, self._detector = self._detector, None
+        self._stop_background_build()
         if detector is not None:
             detector.close()
         self._plan_in_use = None
@@ -703,10 +728,15 @@ class DetectorNode(LifecycleNode):
             DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()), status=statuses)
         )
 
-    @property
-    def building_in_background(self) -> bool:
-        """Whether an optimised engine build is still running in its thread."""
-        return self._background is not None and self._background.is_alive()
+    def _stop_background_build(self) -> None:
+        """Stop a running optimised build (TensorRT cannot cancel one: its process is ended)."""
+        builder, self._builder_process = self._builder_process, None
+        if builder is not None and builder.is_alive():
+            self.get_logger().info(
+                "stopping the background engine build; the next configure starts it again"
+            )
+            builder.terminate()
+            builder.join(timeout=10.0)
 
     def shut_down(self) -> None:
         """Leave cleanly from any state (used on Ctrl-C and at the end of main)."""
@@ -740,20 +770,9 @@ def main(args: list[str] | None = None) -> int:
         pass
     finally:
         node.shut_down()
-        abandoned = node.building_in_background
-        if abandoned:
-            node.get_logger().info(
-                "leaving the background engine build unfinished; the next configure starts it again"
-            )
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
-    if abandoned:
-        # TensorRT cannot cancel a build, and tearing the interpreter down under a running build
-        # crashes or hangs in its static destructors: everything of ours is released, so leave now.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
     return 0
 
 
