@@ -284,6 +284,7 @@ def prepare_model(
     *,
     image_size: tuple[int, int] | None = None,
     calibration_dir: Path | None = None,
+    optimization_level: int = -1,
     quick_first: bool = False,
 ) -> PreparedModel:
     """Turn the model into what the plan's backend loads: an engine (built or cached), or the file."""
@@ -297,6 +298,7 @@ def prepare_model(
         device=plan.device,
         image_size=image_size,
         calibration_dir=calibration_dir,
+        optimization_level=optimization_level,
         backend=plan.backend,
         quick_first=quick_first,
     )

@@ -290,7 +290,7 @@ class EngineManager:
         follow_up = None
         if (
             request.quick_first
-            and spec.optimization_level < 0
+            and spec.optimization_level != QUICK_OPTIMIZATION_LEVEL
             and not request.force
             and self.cache.lookup(spec, fingerprint) is None
         ):

@@ -263,6 +263,7 @@ class DetectorNode(LifecycleNode):
             self._engine_manager(config, "configuring"),
             image_size=(config.image_size, config.image_size) if config.image_size else None,
             calibration_dir=Path(config.calibration_dir) if config.calibration_dir else None,
+            optimization_level=config.optimization_level,
             quick_first=config.optimize_in_background,
         )
         if prepared.note:

@@ -82,6 +82,12 @@ PARAMETERS: Final[tuple[ParameterSpec, ...]] = (
         "TensorRT: when no fully optimised engine is cached, build a quick one first (optimisation level 0, about a minute for YOLO11n on TensorRT 8.6), start detecting with it, and build the optimised engine in the background, switching to it without dropping a frame. false: wait for the optimised build on configure.",
     ),
     ParameterSpec(
+        "optimization_level",
+        -1,
+        "TensorRT builder optimisation level of the engine: -1 TensorRT's default (fastest engine, slowest build: over 8 minutes for YOLO11n on TensorRT 8.6), 0..5 (lower builds faster, runs slower).",
+        int_range=(-1, 5),
+    ),
+    ParameterSpec(
         "image_size",
         0,
         "Model input size in pixels (square, multiple of 32). 0: the model's own.",
@@ -291,6 +297,7 @@ class DetectorConfig:
     device: str = "auto"
     pipeline: str = "auto"
     optimize_in_background: bool = True
+    optimization_level: int = -1
     image_size: int = 0
     confidence_threshold: float = 0.25
     iou_threshold: float = 0.7
