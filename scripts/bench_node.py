@@ -90,6 +90,17 @@ DETECTOR: Final = "bench_node_detector"
 TOPIC_PREFIX: Final = "/bench_node"
 JPEG_QUALITY: Final = 90
 QUICK_OPTIMIZATION_LEVEL: Final = 0  # EngineInfo.optimization_level of a quick first engine
+
+
+def _asked_for_quick_engine(node_params: list[str] | None) -> bool:
+    """Whether the node was told to run a level-0 engine or to build nothing in the background."""
+    given = dict(param.split(":=", 1) for param in node_params or () if ":=" in param)
+    return (
+        given.get("optimization_level", "").strip() == str(QUICK_OPTIMIZATION_LEVEL)
+        or given.get("optimize_in_background", "").strip().lower() == "false"
+    )
+
+
 GOAL_PIPELINE_OVER_BARE: Final = 1.3
 GOAL_NODE_MINUS_PIPELINE_MS: Final = 1.0
 GOAL_SPEEDUP_OVER_ULTRALYTICS: Final = 10.0
@@ -590,6 +601,7 @@ def wait_until_ready(
         if (
             engine.get("optimization_level") == QUICK_OPTIMIZATION_LEVEL
             and not args.accept_quick_engine
+            and not _asked_for_quick_engine(args.node_param)
         ):
             if not said_quick:
                 said_quick = True
@@ -1076,7 +1088,9 @@ def run(args: argparse.Namespace, work: Path) -> tuple[dict[str, Any], int]:
         report["error"], status = "interrupted during the legs", 130
     report["legs"] = legs
     report["summary"] = summarize(report["cases"], legs)
-    if (report["engine"] or {}).get("optimization_level") == QUICK_OPTIMIZATION_LEVEL:
+    if (report["engine"] or {}).get(
+        "optimization_level"
+    ) == QUICK_OPTIMIZATION_LEVEL and not _asked_for_quick_engine(args.node_param):
         report["summary"]["note"] = (
             "measured on the quick engine (optimisation level 0) while the node built the "
             "optimised one in the background: not steady-state numbers"

@@ -147,26 +147,3 @@ def test_a_refused_timing_cache_is_set_aside_and_the_build_succeeds(tmp_path: Pa
     )
     # caches are kept per precision: an FP32 build never reads the FP16 one
     assert manager.cache.read_timing_cache(fingerprint(0, "10.13.0.35"), "fp32-level-1") is None
-
-
-def test_a_build_in_its_own_process_leaves_its_result_for_the_caller(tmp_path: Path) -> None:
-    """The node's background build runs in a spawned process (TensorRT 8.6 holds the GIL)."""
-    import multiprocessing
-
-    from yolo_trt_ros.engine.manager import build_in_this_process
-
-    request = ExportRequest(bundled_model_path(), precision="fp16", backend="onnxruntime")
-    process = multiprocessing.get_context("spawn").Process(
-        target=build_in_this_process, args=(request, tmp_path / "cache", "rebuild")
-    )
-    process.start()
-    process.join(timeout=120)
-    assert process.exitcode == 0
-    converted = list((tmp_path / "cache" / "prepared").glob("*-fp16.onnx"))
-    assert len(converted) == 1
-    progress: list[tuple[str, float, str]] = []
-    again = EngineManager(
-        EngineCache(tmp_path / "cache"), progress=lambda *event: progress.append(event)
-    ).prepare(request)
-    assert again.path == converted[0]
-    assert not [event for event in progress if event[0] == "precision"], "nothing converted twice"

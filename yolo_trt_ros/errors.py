@@ -3,6 +3,7 @@
 __all__ = [
     "BackendNotAvailableError",
     "BagError",
+    "BuildCancelledError",
     "CudaError",
     "InferenceError",
     "InvalidImageError",
@@ -43,6 +44,10 @@ class InvalidSettingError(YoloTrtRosError, ValueError):
 
 class InvalidImageError(YoloTrtRosError, ValueError):
     """An input image has a shape, type or pixel format the detector cannot use."""
+
+
+class BuildCancelledError(YoloTrtRosError):
+    """An engine build was cancelled (the node was cleaned up or shut down while it ran)."""
 
 
 class InferenceError(YoloTrtRosError):

@@ -40,13 +40,7 @@ from yolo_trt_ros.engine.tensorrt_build import (
 )
 from yolo_trt_ros.errors import BackendNotAvailableError, InvalidSettingError, ModelNotFoundError
 
-__all__ = [
-    "QUICK_OPTIMIZATION_LEVEL",
-    "EngineManager",
-    "ExportRequest",
-    "PreparedModel",
-    "build_in_this_process",
-]
+__all__ = ["QUICK_OPTIMIZATION_LEVEL", "EngineManager", "ExportRequest", "PreparedModel"]
 
 QUICK_OPTIMIZATION_LEVEL: Final = 0  # TensorRT's fastest build: the first tactic that works
 
@@ -370,17 +364,3 @@ class EngineManager:
             force=force,
             on_wait=lambda m: self.progress("build", 20.0, m),
         )
-
-
-def build_in_this_process(request: ExportRequest, cache_dir: Path, policy: str) -> None:
-    """Prepare a request with progress on stderr: the entry point of a separate build process.
-
-    A node builds its optimised engine in another process because TensorRT 8.6's builder holds
-    Python's GIL for most of a build: in a thread it would starve the node's executor for minutes.
-    """
-    import sys  # noqa: PLC0415
-
-    def progress(stage: str, percent: float, message: str) -> None:
-        print(f"[engine build] [{stage} {percent:.0f}%]: {message}", file=sys.stderr, flush=True)
-
-    EngineManager(EngineCache(cache_dir, policy), progress=progress).prepare(request)

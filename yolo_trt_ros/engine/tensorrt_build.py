@@ -6,11 +6,12 @@ flags (FP16; INT8 from the ONNX's Q/DQ nodes with the INT8 flag), so the FP32 ON
 is; from 10.12, where weak typing is deprecated, and on 11, where the flags are gone, the network is
 strongly typed and precision lives in the ONNX (the FP16-converted or Q/DQ model).
 
-Progress: TensorRT 10+ reports phases through ``IProgressMonitor``; 8.6 has none, so the builder
-also reads TensorRT's own log (each layer it starts timing) and reports at least every
-``report_every_s`` seconds: elapsed time, layers timed so far and TensorRT's latest step. A saved
-timing cache that TensorRT refuses is dropped from the build and reported in the result, never
-a failed build.
+The build runs in its own process (``build_process``): TensorRT 8.6's builder holds Python's GIL,
+which would freeze the caller (a node's executor) for the whole build. Progress: TensorRT 10+
+reports phases through ``IProgressMonitor``; 8.6 has none, so the build process also reads
+TensorRT's own log (each layer it starts timing), and the calling process reports at least every
+``report_every_s`` seconds: elapsed time and TensorRT's latest step. A saved timing cache that
+TensorRT refuses is dropped from the build and reported in the result, never a failed build.
 
 Type-checked against ``tensorrt-stubs``; tests replace the ``TensorRTBuilder`` adapter as a whole
 where TensorRT is not installed (they say so).
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from yolo_trt_ros.engine.build_process import run_in_build_process
 from yolo_trt_ros.engine.spec import EngineSpec
 from yolo_trt_ros.errors import BackendNotAvailableError, ModelLoadError
 
@@ -48,6 +50,7 @@ ProgressCallback = Callable[[str, float, str], None]  # stage, percent 0..100, m
 BUILDER_FLAGS: Final = "builder flags"  # weak typing: FP32 (or Q/DQ) ONNX + FP16/INT8 flags
 TYPED_ONNX: Final = "typed onnx"  # strong typing: the precision is in the ONNX
 _STRONG_TYPING_FROM: Final = (10, 12)  # weak typing deprecated from here (removed in 11)
+_FORWARD_S: Final = 1.0  # most one progress message a second from the build process
 _LAYER_TIMING = re.compile(r"(?:Computing costs for|Autotuning.*?format combination.*?for)\s+(\S+)")
 
 
@@ -113,24 +116,18 @@ def precision_route(trt_module: Any, dla: bool) -> str:
 
 
 class _BuildReporter:
-    """Turns TensorRT's log and a clock into progress lines, at least one every ``every_s`` seconds.
+    """The ILogger handed to TensorRT in the build process: TensorRT's steps become progress.
 
-    Also the ILogger handed to TensorRT: warnings and errors go to stderr as TensorRT's own logger
-    prints them; the rest only feeds the progress lines.
+    Warnings and errors go to stderr as TensorRT's own logger prints them; the rest only feeds
+    the progress, passed on at most every ``_FORWARD_S`` seconds (the caller adds the clock).
     """
 
-    def __init__(self, trt_module: Any, progress: ProgressCallback, every_s: float) -> None:
+    def __init__(self, trt_module: Any, progress: ProgressCallback) -> None:
         self._progress = progress
         self.layers = 0  # set once the network is parsed
-        self._every_s = every_s
-        self._started = time.monotonic()
-        self._last_report = self._started
-        self._lock = threading.Lock()
+        self._last_forward = 0.0
         self._timed: set[str] = set()
-        self._latest = "optimising"
         self.timing_cache_errors: list[str] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._warning = int(trt_module.ILogger.Severity.WARNING)
         self._info = int(trt_module.ILogger.Severity.INFO)
         reporter = self
@@ -146,48 +143,26 @@ class _BuildReporter:
 
     def log(self, severity: Any, msg: str) -> None:
         """Take one TensorRT log line."""
-        level = int(severity)
+        level, text = int(severity), msg.strip()
         if level <= self._warning:  # lower values are more severe
-            print(f"[TensorRT] {msg}", file=sys.stderr)
-            if "timing cache" in msg.lower() or "myelincache" in msg.lower():
-                self.timing_cache_errors.append(msg.strip())
-        with self._lock:
-            match = _LAYER_TIMING.search(msg)
-            if match:
-                self._timed.add(match.group(1))
-                self._latest = f"timing {match.group(1)}"
-            elif level <= self._info:
-                self._latest = msg.strip().splitlines()[0][:120] if msg.strip() else self._latest
-        self.maybe_report()
-
-    def maybe_report(self, *, force: bool = False) -> None:
-        """Report elapsed time and progress if ``every_s`` has passed since the last report."""
+            print(f"[TensorRT] {text}", file=sys.stderr, flush=True)
+            if "timing cache" in text.lower() or "myelincache" in text.lower():
+                self.timing_cache_errors.append(text)
+        match = _LAYER_TIMING.search(text)
+        if match:
+            self._timed.add(match.group(1))
+            latest = f"timing {match.group(1)}"
+        elif level <= self._info and text:
+            latest = text.splitlines()[0][:120]
+        else:
+            return
         now = time.monotonic()
-        with self._lock:
-            if not force and now - self._last_report < self._every_s:
-                return
-            self._last_report = now
-            timed, latest = len(self._timed), self._latest
-        percent = min(95.0, 100.0 * timed / max(self.layers, 1))
-        self._progress(
-            "build",
-            percent,
-            f"{now - self._started:.0f} s elapsed, {timed} of ~{self.layers} layers timed; {latest}",
-        )
-
-    def __enter__(self) -> _BuildReporter:
-        def tick() -> None:  # runs whenever TensorRT releases the GIL
-            while not self._stop.wait(1.0):
-                self.maybe_report()
-
-        self._thread = threading.Thread(target=tick, name="trt_build_progress", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
+        if now - self._last_forward >= _FORWARD_S:
+            self._last_forward = now
+            percent = min(95.0, 100.0 * len(self._timed) / max(self.layers, 1))
+            self._progress(
+                "build", percent, f"{len(self._timed)} of ~{self.layers} layers timed; {latest}"
+            )
 
 
 def _progress_monitor(trt_module: Any, progress: ProgressCallback) -> Any:
@@ -221,9 +196,10 @@ def _progress_monitor(trt_module: Any, progress: ProgressCallback) -> Any:
 class TensorRTBuilder:
     """Builds engines with the installed TensorRT."""
 
-    def __init__(self, report_every_s: float = 10.0) -> None:
+    def __init__(self, report_every_s: float = 10.0, cancel: threading.Event | None = None) -> None:
         self.trt = import_tensorrt()
         self.report_every_s = report_every_s
+        self.cancel = cancel  # set it to end a running build (the node does on cleanup)
 
     def version(self) -> str:
         """Return the installed TensorRT version."""
@@ -296,8 +272,25 @@ class TensorRTBuilder:
         timing_cache: bytes | None,
         progress: ProgressCallback,
     ) -> BuildOutput:
-        """Parse the ONNX, configure for the spec, build with progress; return the plan."""
-        reporter = _BuildReporter(self.trt, progress, self.report_every_s)
+        """Build in a separate process (see the module docstring); return the plan."""
+        output: BuildOutput = run_in_build_process(
+            _build_in_this_process,
+            (onnx_path, spec, timing_cache),
+            progress,
+            every_s=self.report_every_s,
+            cancel=self.cancel,
+        )
+        return output
+
+    def build_here(
+        self,
+        onnx_path: Path,
+        spec: EngineSpec,
+        timing_cache: bytes | None,
+        progress: ProgressCallback,
+    ) -> BuildOutput:
+        """Parse the ONNX, configure for the spec and build, in this process."""
+        reporter = _BuildReporter(self.trt, progress)
         builder: trt.Builder = self.trt.Builder(reporter.logger)
         network: trt.INetworkDefinition = builder.create_network(self._network_flags(spec))
         parser: trt.OnnxParser = self.trt.OnnxParser(network, reporter.logger)
@@ -319,9 +312,7 @@ class TensorRTBuilder:
         )
         if hasattr(config, "progress_monitor"):
             config.progress_monitor = _progress_monitor(self.trt, progress)
-        with reporter:
-            plan: trt.IHostMemory | None = builder.build_serialized_network(network, config)
-        reporter.maybe_report(force=True)
+        plan: trt.IHostMemory | None = builder.build_serialized_network(network, config)
         if plan is None:
             raise ModelLoadError(
                 f"TensorRT could not build an engine from {onnx_path} for {spec.device} ({spec.precision}); "
@@ -331,3 +322,10 @@ class TensorRTBuilder:
             refused = f"TensorRT did not use it ({reporter.timing_cache_errors[0]})"
         updated: trt.ITimingCache = config.get_timing_cache()
         return BuildOutput(bytes(memoryview(plan)), bytes(memoryview(updated.serialize())), refused)
+
+
+def _build_in_this_process(
+    onnx_path: Path, spec: EngineSpec, timing_cache: bytes | None, report: ProgressCallback
+) -> BuildOutput:
+    """Build in the build process (its entry point: a module-level function, importable by name)."""
+    return TensorRTBuilder().build_here(onnx_path, spec, timing_cache, report)

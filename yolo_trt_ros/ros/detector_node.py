@@ -19,7 +19,6 @@ are skipped as they arrive (yolo_trt_ros.stream.rate_cap).
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import signal
 import sys
 import threading
@@ -54,16 +53,12 @@ from yolo_trt_ros.core.annotate import draw_detections
 from yolo_trt_ros.core.preprocess import to_bgr8
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.engine.cache import EngineCache
-from yolo_trt_ros.engine.manager import (
-    EngineManager,
-    ExportRequest,
-    PreparedModel,
-    build_in_this_process,
-)
+from yolo_trt_ros.engine.manager import EngineManager, ExportRequest, PreparedModel
+from yolo_trt_ros.engine.tensorrt_build import TensorRTBuilder
 from yolo_trt_ros.errors import (
+    BuildCancelledError,
     InvalidImageError,
     InvalidSettingError,
-    ModelLoadError,
     YoloTrtRosError,
 )
 from yolo_trt_ros.heap import HeapTuning, keep_frame_buffers
@@ -142,7 +137,7 @@ class DetectorNode(LifecycleNode):
         self._detector_lock = threading.Lock()  # the inference thread vs an engine swap or release
         self._generation = 0  # bumped on release: a background build of an older configure is void
         self._background: threading.Thread | None = None
-        self._builder_process: multiprocessing.process.BaseProcess | None = None
+        self._cancel_build = threading.Event()  # ends the background build process on cleanup
         self._plan_in_use: RuntimePlan | None = None
         self._config = DetectorConfig()
         self._cameras: dict[str, _Camera] = {}
@@ -270,7 +265,9 @@ class DetectorNode(LifecycleNode):
             self.get_logger().info(f"configuring: {prepared.note}")
         return prepared
 
-    def _engine_manager(self, config: DetectorConfig, what: str) -> EngineManager:
+    def _engine_manager(
+        self, config: DetectorConfig, what: str, cancel: threading.Event | None = None
+    ) -> EngineManager:
         cache = EngineCache(
             Path(config.engine_cache_dir) if config.engine_cache_dir else None,
             config.engine_cache_policy,
@@ -279,7 +276,11 @@ class DetectorNode(LifecycleNode):
         def progress(stage: str, percent: float, message: str) -> None:
             self.get_logger().info(f"{what} [{stage} {percent:.0f}%]: {message}")
 
-        return EngineManager(cache, progress=progress)
+        return EngineManager(
+            cache,
+            builder_factory=functools.partial(TensorRTBuilder, cancel=cancel),
+            progress=progress,
+        )
 
     def _plan(self, config: DetectorConfig, model: Path) -> RuntimePlan:
         plan = resolve_plan(model, config.backend, config.precision, config.device, config.pipeline)
@@ -343,6 +344,7 @@ class DetectorNode(LifecycleNode):
     ) -> None:
         """Build the optimised engine in a thread; swap it in when it is ready (configure stays quick)."""
         generation = self._generation
+        self._cancel_build = threading.Event()
         self.get_logger().info(
             "detecting with the quick engine; the optimised engine is being built in the background "
             "(it can take 10 minutes or more on TensorRT 8.6) and replaces it when ready"
@@ -359,24 +361,18 @@ class DetectorNode(LifecycleNode):
         self, request: ExportRequest, plan: RuntimePlan, config: DetectorConfig, generation: int
     ) -> None:
         started = time.monotonic()
-        manager = self._engine_manager(config, "optimising in the background")
-        # In its own process: TensorRT 8.6's builder holds the GIL, a thread would stall the node.
-        builder = multiprocessing.get_context("spawn").Process(
-            target=build_in_this_process,
-            args=(request, manager.cache.directory, config.engine_cache_policy),
-            name="yolo_engine_build",
-            daemon=True,
-        )
         try:
-            builder.start()
-            self._builder_process = builder
-            builder.join()  # a blocking wait: the GIL is free meanwhile
+            # The TensorRT build itself runs in its own process (it holds the GIL for minutes);
+            # this thread only waits, reports progress and loads the result.
+            manager = self._engine_manager(
+                config, "optimising in the background", self._cancel_build
+            )
+            prepared = manager.prepare(request)
             if generation != self._generation:
                 return  # cleaned up meanwhile; a finished engine stays cached for the next configure
-            if builder.exitcode != 0:
-                raise ModelLoadError(f"the build process exited with {builder.exitcode}")
-            prepared = manager.prepare(request)  # now a cache hit
             detector = self._open_detector(plan, prepared.path, config)
+        except BuildCancelledError:
+            return
         except Exception as error:  # noqa: BLE001 - the quick engine keeps running
             self.get_logger().warn(
                 f"optimising in the background failed ({type(error).__name__}: {error}); "
@@ -730,14 +726,14 @@ class DetectorNode(LifecycleNode):
         )
 
     def _stop_background_build(self) -> None:
-        """Stop a running optimised build (TensorRT cannot cancel one: its process is ended)."""
-        builder, self._builder_process = self._builder_process, None
-        if builder is not None and builder.is_alive():
+        """End a running optimised build (TensorRT cannot cancel one: its process is ended)."""
+        if self._background is not None and self._background.is_alive():
             self.get_logger().info(
                 "stopping the background engine build; the next configure starts it again"
             )
-            builder.terminate()
-            builder.join(timeout=10.0)
+            self._cancel_build.set()
+            self._background.join(timeout=10.0)
+        self._background = None
 
     def shut_down(self) -> None:
         """Leave cleanly from any state (used on Ctrl-C and at the end of main)."""
