@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -84,4 +85,25 @@ def unmatched(
             )
         else:
             free[best] = False
+    return problems
+
+
+PIXEL_FORMATS = {"chelsea_bgra": "bgra8", "camera_gray": "mono8"}  # the sample images not in BGR
+
+
+def disagreements(
+    reference: Any, candidate: Any, images: dict[str, npt.NDArray[np.uint8]], *, min_iou: float
+) -> list[str]:
+    """Run two detectors over the sample images; describe every detection above 0.3 only one finds."""
+    problems: list[str] = []
+    for name, image in images.items():
+        pixel_format = PIXEL_FORMATS.get(name, "bgr8")
+        expected, got = reference(image, pixel_format), candidate(image, pixel_format)
+        assert got.image_hw == expected.image_hw
+        problems += [
+            f"{name}: missing {p}" for p in unmatched(expected, got, min_score=0.3, min_iou=min_iou)
+        ]
+        problems += [
+            f"{name}: extra {p}" for p in unmatched(got, expected, min_score=0.3, min_iou=min_iou)
+        ]
     return problems

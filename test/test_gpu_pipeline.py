@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pytest
 from gpu_support import (
     cuda_skip_reason,
+    disagreements,
     model_path,
     torch_skip_reason,
     unmatched,
@@ -106,19 +107,7 @@ def test_graph_matches_eager_and_onnxruntime(cpu_detector: Detector, images: Ima
 def test_gpu_pipeline_finds_what_the_cpu_pipeline_finds(
     gpu_detector: GpuDetector, cpu_detector: Detector, images: Images
 ) -> None:
-    problems = []
-    formats = {"chelsea_bgra": "bgra8", "camera_gray": "mono8"}
-    for name, image in images.items():
-        pixel_format = formats.get(name, "bgr8")
-        expected = cpu_detector(image, pixel_format)
-        got = gpu_detector(image, pixel_format)
-        assert got.image_hw == expected.image_hw
-        problems += [
-            f"{name}: missing {p}" for p in unmatched(expected, got, min_score=0.3, min_iou=0.97)
-        ]
-        problems += [
-            f"{name}: extra {p}" for p in unmatched(got, expected, min_score=0.3, min_iou=0.97)
-        ]
+    problems = disagreements(cpu_detector, gpu_detector, images, min_iou=0.97)
     assert not problems, "\n".join(problems)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 import pytest
-from gpu_support import cuda_skip_reason, model_path, unmatched
+from gpu_support import cuda_skip_reason, disagreements, model_path, unmatched
 
 from yolo_trt_ros.detector import Detector
 
@@ -108,20 +108,8 @@ def test_backend_runs_on_the_named_gpu_with_fixed_buffers(fp16_engine: PreparedM
 def test_gpu_pipeline_on_tensorrt_matches_onnxruntime(
     fp16_engine: PreparedModel, cpu_detector: Detector, images: Images
 ) -> None:
-    problems = []
-    formats = {"chelsea_bgra": "bgra8", "camera_gray": "mono8"}
     with GpuDetector.from_model(fp16_engine.path, backend="tensorrt") as detector:
-        for name, image in images.items():
-            pixel_format = formats.get(name, "bgr8")
-            expected = cpu_detector(image, pixel_format)
-            got = detector(image, pixel_format)
-            assert got.image_hw == expected.image_hw
-            problems += [
-                f"{name}: missing {p}" for p in unmatched(expected, got, min_score=0.3, min_iou=0.9)
-            ]
-            problems += [
-                f"{name}: extra {p}" for p in unmatched(got, expected, min_score=0.3, min_iou=0.9)
-            ]
+        problems = disagreements(cpu_detector, detector, images, min_iou=0.9)
     assert not problems, "\n".join(problems)
 
 
