@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from yolo_trt_ros.engine.build_process import run_in_build_process
+from yolo_trt_ros.engine.build_process import ProgressCallback, run_in_build_process
 from yolo_trt_ros.engine.spec import EngineSpec
 from yolo_trt_ros.errors import BackendNotAvailableError, ModelLoadError
 
@@ -44,8 +44,6 @@ __all__ = [
     "import_tensorrt",
     "precision_route",
 ]
-
-ProgressCallback = Callable[[str, float, str], None]  # stage, percent 0..100, message
 
 BUILDER_FLAGS: Final = "builder flags"  # weak typing: FP32 (or Q/DQ) ONNX + FP16/INT8 flags
 TYPED_ONNX: Final = "typed onnx"  # strong typing: the precision is in the ONNX
