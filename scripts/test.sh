@@ -31,4 +31,8 @@ if [ "$status" -eq 5 ]; then
   echo "test: pytest collected no tests: the suite is missing or the selection matched nothing." >&2
   exit 1
 fi
+if [ "$#" -eq 0 ]; then  # the whole suite: also under Python 3.10 (Humble, JetPack 6)
+  echo "==> Python 3.10"
+  bash "$repo/scripts/test_py310.sh" || status=$?
+fi
 exit "$status"

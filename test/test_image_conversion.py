@@ -36,7 +36,8 @@ CHANNEL = {"b": 0, "g": 1, "r": 2}
 
 
 def tensor(image: npt.NDArray[Any], pixel_format: str) -> npt.NDArray[Any]:
-    return Preprocessor(320)(image, pixel_format)[0].copy()
+    result: npt.NDArray[Any] = Preprocessor(320)(image, pixel_format)[0].copy()
+    return result
 
 
 def make_msg(pixels: npt.NDArray[Any], encoding: str, *, pad: int = 0, **fields: Any) -> Image:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Self
+from typing import TypeVar
 
 __all__ = ["ClosesOnExit"]
+
+# typing.Self needs Python 3.11; a bound TypeVar says the same on 3.10 (ROS 2 Humble, JetPack 6).
+_Owner = TypeVar("_Owner", bound="ClosesOnExit")
 
 
 class ClosesOnExit:
@@ -15,7 +18,7 @@ class ClosesOnExit:
         """Release what the object owns; safe to call twice."""
         raise NotImplementedError
 
-    def __enter__(self) -> Self:
+    def __enter__(self: _Owner) -> _Owner:
         return self
 
     def __exit__(

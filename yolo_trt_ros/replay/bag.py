@@ -5,6 +5,9 @@ Built on the ``rosbags`` library, so no ROS installation is needed to read: rosb
 messages come out exactly as recorded (little-endian CDR, the bytes DDS carries); ROS 1 messages
 are converted to ROS 2 CDR by rosbags (which also drops the ROS 1 header's ``seq``).
 
+rosbags is optional (no rosdep key): this module imports it only when a bag is opened, and
+``open`` raises BagError naming ``pip install rosbags`` where it is missing.
+
     with ImageBag(Path("drive.mcap")) as bag:
         topics = bag.image_topics(["/camera/image_raw"])  # BagError if missing or not an image
         for frame in bag.frames(topics):
@@ -20,20 +23,17 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
-
-import apsw  # rosbags reads sqlite3 storage through it
-from rosbags.highlevel import AnyReader, AnyReaderError
-from rosbags.interfaces import Connection
-from rosbags.rosbag1 import ReaderError as Ros1ReaderError
-from rosbags.rosbag2 import ReaderError as Ros2ReaderError
-from rosbags.serde import SerdeError
-from rosbags.typesys import Stores, get_typestore
-from rosbags.typesys.store import Typestore
+from typing import TYPE_CHECKING, TypeVar
 
 from yolo_trt_ros.closing import ClosesOnExit
 from yolo_trt_ros.errors import BagError
 from yolo_trt_ros.replay.cdr import encapsulation_is_little_endian, header_stamp_ns
+from yolo_trt_ros.replay.rosbags_check import require_rosbags
+
+if TYPE_CHECKING:
+    from rosbags.highlevel import AnyReader
+    from rosbags.interfaces import Connection
+    from rosbags.typesys.store import Typestore
 
 __all__ = ["IMAGE_MESSAGE_TYPES", "BagFrame", "ImageBag", "ImageTopic"]
 
@@ -43,19 +43,30 @@ IMAGE_MESSAGE_TYPES: Mapping[str, str] = {
     "sensor_msgs/msg/CompressedImage": "compressed",
 }
 
-# What rosbags and the storage libraries under it raise for unreadable or damaged files.
-_READ_ERRORS = (
-    AnyReaderError,
-    Ros1ReaderError,
-    Ros2ReaderError,
-    SerdeError,
-    apsw.Error,
-    sqlite3.Error,
-    struct.error,
-    EOFError,
-    OSError,
-    ValueError,
-)
+
+@functools.cache
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """Return what rosbags and the storage libraries under it raise for unreadable files."""
+    # imported here: rosbags is optional (require_rosbags has checked it before any read)
+    import apsw  # noqa: PLC0415 - rosbags reads sqlite3 storage through it
+    from rosbags.highlevel import AnyReaderError  # noqa: PLC0415
+    from rosbags.rosbag1 import ReaderError as Ros1ReaderError  # noqa: PLC0415
+    from rosbags.rosbag2 import ReaderError as Ros2ReaderError  # noqa: PLC0415
+    from rosbags.serde import SerdeError  # noqa: PLC0415
+
+    return (
+        AnyReaderError,
+        Ros1ReaderError,
+        Ros2ReaderError,
+        SerdeError,
+        apsw.Error,
+        sqlite3.Error,
+        struct.error,
+        EOFError,
+        OSError,
+        ValueError,
+    )
+
 
 # How to rescue a recording that was cut off (no index or footer written), per storage.
 _REPAIR_HINTS: Mapping[str, str] = {
@@ -88,6 +99,8 @@ class BagFrame:
 @functools.cache
 def _ros2_typestore() -> Typestore:
     """ROS 2 message definitions (Jazzy; sensor_msgs images are the same in every distro)."""
+    from rosbags.typesys import Stores, get_typestore  # noqa: PLC0415 - optional library
+
     return get_typestore(Stores.ROS2_JAZZY)
 
 
@@ -98,6 +111,9 @@ def storage_format(path: Path) -> str:
     if path.suffix == ".mcap" or (path.is_dir() and any(path.glob("*.mcap"))):
         return "rosbag2 (mcap)"
     return "rosbag2 (sqlite3)"
+
+
+_Bag = TypeVar("_Bag", bound="ImageBag")  # typing.Self needs Python 3.11
 
 
 class ImageBag(ClosesOnExit):
@@ -119,12 +135,18 @@ class ImageBag(ClosesOnExit):
         self._reader: AnyReader | None = None
 
     def open(self) -> None:
-        """Open the bag and read its index; a damaged or truncated file raises BagError."""
+        """Open the bag and read its index; a damaged or truncated file raises BagError.
+
+        Without the rosbags library this raises BagError naming ``pip install rosbags``.
+        """
+        require_rosbags("reading bags")
+        from rosbags.highlevel import AnyReader  # noqa: PLC0415 - optional library
+
         # Only a bag without embedded definitions (rosbag2 sqlite3 before Iron) needs these.
         reader = AnyReader([self.path], default_typestore=_ros2_typestore())
         try:
             reader.open()
-        except _READ_ERRORS as error:
+        except _read_errors() as error:
             raise BagError(self._damaged(error)) from None
         self._reader = reader
 
@@ -134,7 +156,7 @@ class ImageBag(ClosesOnExit):
             reader, self._reader = self._reader, None
             reader.close()
 
-    def __enter__(self) -> Self:
+    def __enter__(self: _Bag) -> _Bag:
         self.open()
         return self
 
@@ -207,7 +229,7 @@ class ImageBag(ClosesOnExit):
                 cdr = self._as_ros2_cdr(connection, raw)
                 yield BagFrame(connection.topic, bag_time_ns, header_stamp_ns(cdr), cdr)
                 read[connection.topic] += 1
-        except _READ_ERRORS as error:
+        except _read_errors() as error:
             raise BagError(self._damaged(error)) from None
         # A damaged MCAP chunk can end the stream early without an error: compare with the index.
         short = [
