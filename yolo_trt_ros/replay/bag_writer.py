@@ -2,29 +2,28 @@
 
 Messages are built and serialized with the ``rosbags`` type stores (ROS 2 Jazzy, ROS 1 Noetic),
 stamped ``start + i / rate`` in both the header and the bag's receive time, like a camera
-recorded at that rate.
+recorded at that rate. rosbags is optional (no rosdep key): it is imported only when a bag is
+written, and ``write_image_bag`` raises BagError naming ``pip install rosbags`` where it is missing.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
-from rosbags.rosbag1 import Writer as Ros1Writer
-from rosbags.rosbag1 import WriterError as Ros1WriterError
-from rosbags.rosbag2 import StoragePlugin, WriterError
-from rosbags.rosbag2 import Writer as Ros2Writer
-from rosbags.typesys import Stores, get_typestore
-from rosbags.typesys.store import Typestore
 
 from yolo_trt_ros.errors import BagError, InvalidImageError
+from yolo_trt_ros.replay.rosbags_check import require_rosbags
+
+if TYPE_CHECKING:
+    from rosbags.typesys.store import Typestore
 
 __all__ = ["BAG_FORMATS", "BagSettings", "write_image_bag"]
 
@@ -33,21 +32,26 @@ _NS_PER_S = 1_000_000_000
 
 @dataclass(frozen=True)
 class _Format:
-    store: Stores
-    open_writer: Callable[[Path], Any]
+    store: str  # the rosbags ``Stores`` member (by name: rosbags is imported only to write)
+    storage: str | None  # the rosbag2 ``StoragePlugin`` member; None for a ROS 1 bag
     suffix: str  # what the output path must end with ("" for a rosbag2 directory)
+
+    def open_writer(self, path: Path) -> Any:
+        """Open a new rosbags writer for this format at ``path`` (a context manager)."""
+        if self.storage is None:
+            from rosbags.rosbag1 import Writer as Ros1Writer  # noqa: PLC0415 - optional library
+
+            return Ros1Writer(path)
+        from rosbags.rosbag2 import StoragePlugin  # noqa: PLC0415
+        from rosbags.rosbag2 import Writer as Ros2Writer  # noqa: PLC0415
+
+        return Ros2Writer(path, version=9, storage_plugin=StoragePlugin[self.storage])
 
 
 BAG_FORMATS: Mapping[str, _Format] = {
-    "mcap": _Format(
-        Stores.ROS2_JAZZY, lambda p: Ros2Writer(p, version=9, storage_plugin=StoragePlugin.MCAP), ""
-    ),
-    "sqlite3": _Format(
-        Stores.ROS2_JAZZY,
-        lambda p: Ros2Writer(p, version=9, storage_plugin=StoragePlugin.SQLITE3),
-        "",
-    ),
-    "ros1": _Format(Stores.ROS1_NOETIC, Ros1Writer, ".bag"),
+    "mcap": _Format("ROS2_JAZZY", "MCAP", ""),
+    "sqlite3": _Format("ROS2_JAZZY", "SQLITE3", ""),
+    "ros1": _Format("ROS1_NOETIC", None, ".bag"),
 }
 
 
@@ -111,8 +115,9 @@ def write_image_bag(
 ) -> int:
     """Write BGR (or mono) frames as one image topic into a new bag; return how many.
 
-    ``fmt`` is a key of BAG_FORMATS. Raises BagError if the path exists or the format is unknown,
-    InvalidImageError for frames that cannot be stored. A failed write leaves no partial bag.
+    ``fmt`` is a key of BAG_FORMATS. Raises BagError if the path exists, the format is unknown or
+    the rosbags library is missing, InvalidImageError for frames that cannot be stored. A failed
+    write leaves no partial bag.
     """
     if fmt not in BAG_FORMATS:
         raise BagError(f"unknown bag format {fmt!r}; choose one of {', '.join(BAG_FORMATS)}")
@@ -123,7 +128,12 @@ def write_image_bag(
         raise BagError(f"{path} exists already; choose a new path (bags are never overwritten)")
     if bag_format.suffix and path.suffix != bag_format.suffix:
         raise BagError(f"a {fmt} bag's name must end with {bag_format.suffix}: {path}")
-    store = get_typestore(bag_format.store)
+    require_rosbags("writing bags")
+    from rosbags.rosbag1 import WriterError as Ros1WriterError  # noqa: PLC0415 - optional library
+    from rosbags.rosbag2 import WriterError  # noqa: PLC0415
+    from rosbags.typesys import Stores, get_typestore  # noqa: PLC0415
+
+    store = get_typestore(Stores[bag_format.store])
     ros1 = fmt == "ros1"
     serialize = store.serialize_ros1 if ros1 else store.serialize_cdr
     start = time.time_ns() if settings.start_ns is None else settings.start_ns
