@@ -29,6 +29,7 @@ from yolo_trt_ros.engine.precision import (
     calibration_images,
     calibration_sha256,
     convert_fp16,
+    import_onnx,
     quantize_int8,
 )
 from yolo_trt_ros.engine.spec import DeviceFingerprint, EngineSpec, file_sha256
@@ -88,16 +89,14 @@ def _quiet(stage: str, percent: float, message: str) -> None:
 
 
 def _onnx_metadata(path: Path) -> dict[str, str]:
-    import onnx  # noqa: PLC0415 - export-time dependency
-
+    onnx = import_onnx()
     model = onnx.load(str(path), load_external_data=False)
     return {prop.key: prop.value for prop in model.metadata_props}
 
 
 def _copy_metadata(source: Path, target: Path) -> None:
     """Keep Ultralytics' metadata (class names, size, stride) on converted models."""
-    import onnx  # noqa: PLC0415
-
+    onnx = import_onnx()
     metadata = _onnx_metadata(source)
     model = onnx.load(str(target))
     existing = {prop.key for prop in model.metadata_props}

@@ -12,6 +12,7 @@ but pulls in torch and onnxruntime-gpu: gigabytes for a step that runs once per 
 from __future__ import annotations
 
 import hashlib
+import importlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -21,13 +22,14 @@ import numpy as np
 import numpy.typing as npt
 
 from yolo_trt_ros.core.preprocess import Preprocessor
-from yolo_trt_ros.errors import InvalidSettingError, ModelLoadError
+from yolo_trt_ros.errors import BackendNotAvailableError, InvalidSettingError, ModelLoadError
 
 __all__ = [
     "CALIBRATION_SUFFIXES",
     "calibration_images",
     "calibration_sha256",
     "convert_fp16",
+    "import_onnx",
     "quantize_int8",
 ]
 
@@ -54,9 +56,19 @@ def calibration_sha256(files: Sequence[Path]) -> str:
     return digest.hexdigest()
 
 
-def _load_onnx(path: Path) -> Any:
-    import onnx  # noqa: PLC0415 - export-time dependency, never on the detection path
+def import_onnx() -> Any:
+    """Import the onnx package (engine preparation only), or say what to install."""
+    try:
+        return importlib.import_module("onnx")
+    except ImportError as error:
+        raise BackendNotAvailableError(
+            f"preparing engines needs the onnx package ({error}): pip install onnx "
+            "(not needed to run a model or engine that is already prepared)"
+        ) from None
 
+
+def _load_onnx(path: Path) -> Any:
+    onnx = import_onnx()
     try:
         return onnx.load(str(path))
     except Exception as error:
