@@ -907,6 +907,8 @@ def ros_environment() -> tuple[dict[str, str], str]:
         "ROS_DOMAIN_ID": str(random.randint(100, 200)),
         "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
     }
+    if os.environ.get("ROS_DISTRO") == "humble":  # Humble's name for it (deprecated from Jazzy on)
+        variables["ROS_LOCALHOST_ONLY"] = "1"
     dds = dds_environment()  # as the launch files: the user's own profile or opt-out wins
     return {**variables, **dds.variables}, dds.reason
 

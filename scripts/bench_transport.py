@@ -163,9 +163,9 @@ def run_publisher(case: Case, frames: int, rate: float) -> dict[str, Any]:
 def run_subscriber(case: Case, frames: int) -> dict[str, Any]:
     """Receive until told to stop on stdin; return latencies and loss."""
     import rclpy  # noqa: PLC0415
-    from rclpy.event_handler import SubscriptionEventCallbacks  # noqa: PLC0415
     from sensor_msgs.msg import CompressedImage, Image  # noqa: PLC0415
 
+    from yolo_trt_ros.ros.compat import message_lost_callbacks  # noqa: PLC0415
     from yolo_trt_ros.ros.image_conversion import (  # noqa: PLC0415
         compressed_to_array,
         image_to_array,
@@ -209,7 +209,7 @@ def run_subscriber(case: Case, frames: int) -> dict[str, Any]:
         on_frame,
         _qos(case.reliability),
         raw=case.path == "serialized",
-        event_callbacks=SubscriptionEventCallbacks(message_lost=on_lost),
+        event_callbacks=message_lost_callbacks(on_lost),
     )
     stop = threading.Event()
 
@@ -266,6 +266,8 @@ def _environment(config: str, domain: int) -> dict[str, str]:
         env.update(dds_environment("rmw_fastrtps_cpp", environ=env).variables)
     env.update(EXTRA_CONFIGS.get(config, {}))
     env.update(ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    if env.get("ROS_DISTRO") == "humble":  # Humble's name for it (deprecated from Jazzy on)
+        env["ROS_LOCALHOST_ONLY"] = "1"
     env.update(RMW_IMPLEMENTATION="rmw_fastrtps_cpp")
     return env
 

@@ -24,6 +24,8 @@ REPO_ROOT = TEST_DIR.parent
 # the machine never cross-talk with the tests. Child processes inherit these variables.
 os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 200)))
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+if os.environ.get("ROS_DISTRO") == "humble":  # Humble's name for it (deprecated from Jazzy on)
+    os.environ.setdefault("ROS_LOCALHOST_ONLY", "1")
 
 try:
     import rclpy

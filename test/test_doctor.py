@@ -1,6 +1,7 @@
 """The doctor's verdicts, and the errors behind them, on this machine's real environment."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,20 @@ def test_own_type_hashes_are_available() -> None:
     for name in ("msg/EngineInfo", "msg/InferenceTiming", "action/ExportEngine"):
         value = installed_type_hash(f"yolo_trt_ros/{name}")
         assert value is not None and value.startswith("RIHS01_") and len(value) == 7 + 64
+
+
+def test_jetpack_line_reads_the_l4t_release(tmp_path: Path) -> None:
+    from yolo_trt_ros.tools.doctor import jetpack_release
+
+    release = tmp_path / "nv_tegra_release"
+    release.write_text(
+        "# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64\n"
+    )
+    assert jetpack_release(release) == "L4T 36.4.3 (JetPack 6.1/6.2)"
+    release.write_text("# R35 (release), REVISION: 3.1, GCID: 1\n")
+    assert jetpack_release(release) == "L4T 35.3.1 (JetPack 5.1.1)"
+    with pytest.raises(RuntimeError, match="not a Jetson"):
+        jetpack_release(tmp_path / "missing")
+    release.write_text("garbage")
+    with pytest.raises(RuntimeError, match="unrecognised"):
+        jetpack_release(release)

@@ -30,7 +30,6 @@ from typing import Any
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import (
@@ -67,6 +66,7 @@ from yolo_trt_ros.jetson import Nvpmodel, PowerModeCheck, check_power_mode
 from yolo_trt_ros.models import bundled_model_path
 from yolo_trt_ros.msg import EngineInfo, InferenceTiming
 from yolo_trt_ros.ros import diagnostics, messages
+from yolo_trt_ros.ros.compat import create_subscription_counting_losses
 from yolo_trt_ros.ros.image_conversion import (
     array_to_image_msg,
     compressed_to_array,
@@ -527,20 +527,26 @@ class DetectorNode(LifecycleNode):
         reliability, why = choose_reliability(self._config.qos_reliability, publishers)
         message_type = CompressedImage if camera.input_type == "compressed" else Image
         camera.transport = TransportMonitor(reliability == ReliabilityPolicy.BEST_EFFORT)
-        camera.subscription = self.create_subscription(
-            message_type,
-            camera.topic,
-            functools.partial(self._on_image, camera),
-            image_qos(reliability, self._config.qos_depth),
-            event_callbacks=SubscriptionEventCallbacks(
-                message_lost=camera.transport.on_message_lost
-            ),
-            raw=self._config.serialized_images,
+        camera.subscription, camera.transport.losses_unreported = (
+            create_subscription_counting_losses(
+                self,
+                message_type,
+                camera.topic,
+                functools.partial(self._on_image, camera),
+                image_qos(reliability, self._config.qos_depth),
+                on_message_lost=camera.transport.on_message_lost,
+                raw=self._config.serialized_images,
+            )
         )
         camera.reliability, camera.qos_note = reliability, why
         self.get_logger().info(
             f"{camera.name}: subscribed to {camera.subscription.topic_name} ({message_type.__name__}), QoS {why}"
         )
+        if camera.transport.losses_unreported:
+            self.get_logger().warn(
+                f"{camera.name}: frames lost in transport are not counted: "
+                f"{camera.transport.losses_unreported}"
+            )
 
     def _recheck_qos(self) -> None:
         """Re-subscribe when publishers appear whose reliability the subscription does not match."""

@@ -34,6 +34,7 @@ from yolo_trt_ros.msg import EngineInfo, InferenceTiming
 from yolo_trt_ros.replay.cdr import header_stamp_ns
 from yolo_trt_ros.replay.ledger import FrameLedger, StageTimes
 from yolo_trt_ros.replay.report import build_report, render_text, write_report
+from yolo_trt_ros.ros.compat import publisher_count
 from yolo_trt_ros.ros.detector_discovery import (
     COUNTER_KEYS,
     DetectorNotFoundError,
@@ -185,7 +186,7 @@ class LatencyProbe(Node):
 
     def outputs_connected(self) -> bool:
         """Whether every detections and timing subscription has found the detector's publisher."""
-        return bool(self._outputs) and all(s.get_publisher_count() > 0 for s in self._outputs)
+        return bool(self._outputs) and all(publisher_count(self, s) > 0 for s in self._outputs)
 
     def counters(
         self, newer_than: float | None = None, timeout_s: float = 0.0

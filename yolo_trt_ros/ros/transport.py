@@ -18,11 +18,11 @@ from typing import Final
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
-from rclpy.event_handler import QoSMessageLostInfo
 from std_msgs.msg import Header
 
 from yolo_trt_ros.dds import frame_loss_risk
 from yolo_trt_ros.errors import InvalidImageError
+from yolo_trt_ros.ros.compat import QoSMessageLostInfo
 
 __all__ = [
     "LOSS_WINDOW_S",
@@ -144,6 +144,8 @@ class TransportMonitor:
         self.best_effort = best_effort
         self.frame_bytes = 0
         self.lost_total = 0
+        self.losses_unreported = ""
+        """Why the subscription delivers no message-lost events ('' when it does)."""
         self._lost: deque[tuple[float, int]] = deque()  # (monotonic time, frames lost then)
         # the environment (DDS profile) is fixed for the process: judge each frame size once
         self._risk: tuple[int, str] = (0, "")
@@ -176,6 +178,8 @@ class TransportMonitor:
                 f"last {LOSS_WINDOW_S:.0f} s; "
                 + (risk or "see docs/transport.md for the shipped DDS profile and camera settings")
             )
+        if risk and self.losses_unreported:
+            return f"{risk} (frames lost in transport are not counted: {self.losses_unreported})"
         return risk
 
 
@@ -186,7 +190,12 @@ def warn_about_transport(
     if monitor is None:
         return status
     warning = monitor.warning() if active else ""
-    status.values.append(KeyValue(key="frames lost in transport", value=str(monitor.lost_total)))
+    lost = (
+        f"not counted: {monitor.losses_unreported}"
+        if monitor.losses_unreported
+        else str(monitor.lost_total)
+    )
+    status.values.append(KeyValue(key="frames lost in transport", value=lost))
     status.values.append(KeyValue(key="transport warning", value=warning or "none"))
     if warning:
         if status.level == DiagnosticStatus.OK:

@@ -6,6 +6,7 @@ something the detector needs is missing, so scripts and CI can use it as a gate.
 """
 
 import argparse
+import ctypes
 import importlib
 import importlib.metadata
 import json
@@ -14,8 +15,10 @@ import platform
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from yolo_trt_ros import __version__
+from yolo_trt_ros.engine.fingerprint import L4T_RELEASE_FILE, parse_l4t_release
 from yolo_trt_ros.interfaces import (
     UPSTREAM_VISION_MSGS_TYPE_HASHES,
     UPSTREAM_VISION_MSGS_VERSION,
@@ -24,7 +27,7 @@ from yolo_trt_ros.interfaces import (
 )
 from yolo_trt_ros.models import bundled_model_path
 
-__all__ = ["Finding", "main", "run_checks"]
+__all__ = ["Finding", "jetpack_release", "main", "run_checks"]
 
 _DESCRIPTION = "Check what this machine can run: ROS 2, interfaces, backends and models."
 _SOURCE_HINT = "source install/setup.bash (after scripts/setup.sh) or your ROS 2 setup.bash"
@@ -49,7 +52,10 @@ def _rclpy() -> str:
     utilities = importlib.import_module("rclpy.utilities")
     rmw = utilities.get_rmw_implementation_identifier()
     distro = os.environ.get("ROS_DISTRO", "unknown distro")
-    return f"ROS 2 {distro}, rmw {rmw}, rclpy at {os.path.dirname(rclpy.__file__ or '?')}"
+    features = importlib.import_module("yolo_trt_ros.ros.compat").describe()
+    return (
+        f"ROS 2 {distro}, rmw {rmw}, rclpy at {os.path.dirname(rclpy.__file__ or '?')} ({features})"
+    )
 
 
 def _own_interfaces() -> str:
@@ -67,7 +73,10 @@ def _vision_msgs() -> str:
     for type_name, upstream in UPSTREAM_VISION_MSGS_TYPE_HASHES.items():
         installed = installed_type_hash(type_name)
         if installed is None:
-            return f"{origin}; this ROS has no type hashes, wire compatibility not checked"
+            return (
+                f"{origin}; type hashes cannot be checked on this ROS distribution (Humble has "
+                "none): wire compatibility with upstream not checked"
+            )
         if installed != upstream:
             mismatched.append(type_name)
     if mismatched:
@@ -88,13 +97,64 @@ def _tensorrt() -> str:
     return str(importlib.import_module("tensorrt").__version__)
 
 
+def _cuda_driver() -> str:
+    """Report the CUDA version the driver supports, and the GPUs it sees."""
+    driver = importlib.import_module("cuda.bindings.driver")
+    if driver.cuInit(0)[0] != driver.CUresult.CUDA_SUCCESS:
+        raise RuntimeError("the CUDA driver does not start here (no NVIDIA GPU or driver)")
+    version = int(driver.cuDriverGetVersion()[1])
+    count = int(driver.cuDeviceGetCount()[1])
+    return f"CUDA {version // 1000}.{version % 1000 // 10} (driver), {count} GPU(s)"
+
+
+def _cudnn() -> str:
+    """Report cuDNN's version where its library loads (TensorRT 8.6 tactics may use it; 10+ need not)."""
+    for name in ("libcudnn.so.9", "libcudnn.so.8", "libcudnn.so"):
+        try:
+            library = ctypes.CDLL(name)
+        except OSError:
+            continue
+        library.cudnnGetVersion.restype = ctypes.c_size_t
+        version = int(library.cudnnGetVersion())  # 8.9.6 -> 8906, 9.1.0 -> 90100
+        scale = 10000 if version >= 90000 else 1000
+        return f"{version // scale}.{version % scale // 100} ({name})"
+    raise RuntimeError("no libcudnn found (optional: TensorRT 10+ does not need it)")
+
+
+# L4T (Jetson Linux) release -> JetPack, for the releases the package targets.
+_JETPACK: dict[str, str] = {
+    "35.3": "5.1.1",
+    "35.4": "5.1.2",
+    "35.5": "5.1.3",
+    "35.6": "5.1.4",
+    "36.2": "6.0 DP",
+    "36.3": "6.0",
+    "36.4": "6.1/6.2",
+    "38.2": "7.0",
+    "38.4": "7.2",
+}
+
+
+def jetpack_release(release_file: Path = L4T_RELEASE_FILE) -> str:
+    """Report the Jetson's L4T release and its JetPack (engines are tied to it)."""
+    try:
+        text = release_file.read_text(errors="replace")
+    except OSError:
+        raise RuntimeError(f"not a Jetson (no {release_file})") from None
+    release = parse_l4t_release(text)
+    if not release:
+        raise RuntimeError(f"unrecognised {release_file}: {text.strip()[:80]}")
+    jetpack = _JETPACK.get(".".join(release.split(".")[:2]), "unknown JetPack")
+    return f"L4T {release} (JetPack {jetpack})"
+
+
 def _cuda_python() -> str:
     return importlib.metadata.version("cuda-bindings")
 
 
 def _rosbags() -> str:
     importlib.import_module("rosbags")
-    return f"{importlib.metadata.version('rosbags')} (replay, latency_probe, make_bag)"
+    return f"{importlib.metadata.version('rosbags')} (replay, make_bag)"
 
 
 def _matplotlib() -> str:
@@ -102,7 +162,10 @@ def _matplotlib() -> str:
 
 
 def _default_model() -> str:
-    return str(bundled_model_path())
+    # Ultralytics' YOLO11n export, which Ultralytics licenses AGPL-3.0 (README: "The default
+    # model and its licence").
+    # The path stays last: scripts and tests read it from the end of the line.
+    return f"Ultralytics YOLO11n, AGPL-3.0 (see README) at {bundled_model_path()}"
 
 
 def _plan() -> str:
@@ -144,6 +207,9 @@ _CHECKS: Sequence[tuple[str, Callable[[], str], bool, str]] = (
     ("onnxruntime", _onnxruntime, False, "pip install onnxruntime (CPU backend)"),
     ("tensorrt", _tensorrt, False, "comes with JetPack, or NVIDIA's TensorRT for x86 GPUs"),
     ("cuda-python", _cuda_python, False, "pip install cuda-python (GPU pre/post-processing)"),
+    ("cuda driver", _cuda_driver, False, "needs an NVIDIA GPU, its driver and cuda-python"),
+    ("cudnn", _cudnn, False, ""),
+    ("jetpack", jetpack_release, False, ""),
     ("rosbags", _rosbags, False, "pip install rosbags (bag replay)"),
     ("matplotlib", _matplotlib, False, "pip install matplotlib (report plots)"),
     ("default model", _default_model, False, ""),
