@@ -662,6 +662,10 @@ class DetectorNode(LifecycleNode):
                 camera.subscription = None
 
     def _release(self) -> None:
+        # First void and stop a background build, which may be about to publish EngineInfo.
+        with self._detector_lock:
+            self._generation += 1
+        self._stop_background_build()
         for camera in self._cameras.values():
             for publisher in (camera.detections, camera.timing, camera.annotated):
                 if publisher is not None:
@@ -671,9 +675,7 @@ class DetectorNode(LifecycleNode):
             self.destroy_publisher(latched)
         self._latched = []
         with self._detector_lock:
-            self._generation += 1
             detector, self._detector = self._detector, None
-        self._stop_background_build()
         if detector is not None:
             detector.close()
         self._plan_in_use = None
