@@ -78,6 +78,7 @@ DECLARED_IMPORTS = {
     "filelock": "python3-filelock",
     "launch": "launch",
     "launch_ros": "launch_ros",
+    "lifecycle_msgs": "lifecycle_msgs",
     "matplotlib": "python3-matplotlib",
     "numpy": "python3-numpy",
     "rcl_interfaces": "rcl_interfaces",

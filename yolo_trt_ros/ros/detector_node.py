@@ -83,6 +83,7 @@ from yolo_trt_ros.ros.parameters import (
     resolve_classes,
 )
 from yolo_trt_ros.ros.qos import LATCHED, choose_reliability, image_qos
+from yolo_trt_ros.ros.service_guard import guard_services
 from yolo_trt_ros.ros.transport import TransportMonitor, frame_from_cdr, warn_about_transport
 from yolo_trt_ros.runtime_plan import RuntimePlan, open_detector, prepare_model, resolve_plan
 from yolo_trt_ros.stream import NewestFrameMailbox, RateCap, StreamStats
@@ -126,10 +127,11 @@ class DetectorNode(LifecycleNode):
 
     def __init__(self, node_name: str = "yolo_detector", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        self._startup_errors: list[str] = []
+        self._startup_errors: dict[str, str] = {}  # parameter -> why its start-up value was refused
         for spec in PARAMETERS:
             self._declare(spec)
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        guard_services(self, self.get_logger().warn)  # no request may end the process
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diagnostics_timer = self.create_timer(1.0, self._publish_diagnostics)
         self._mailbox: NewestFrameMailbox[_Frame] = NewestFrameMailbox()
@@ -164,7 +166,7 @@ class DetectorNode(LifecycleNode):
                 spec.name, spec.default, descriptor_for(spec), ignore_override=True
             )
             reason = f"parameter {spec.name}: {error}"
-            self._startup_errors.append(reason)
+            self._startup_errors[spec.name] = reason
             self.get_logger().error(
                 f"{reason}; configure will fail until it is set to a valid value"
             )
@@ -244,7 +246,7 @@ class DetectorNode(LifecycleNode):
 
     def _read_config(self) -> DetectorConfig:
         if self._startup_errors:
-            raise InvalidSettingError("; ".join(self._startup_errors))
+            raise InvalidSettingError("; ".join(self._startup_errors.values()))
         values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
         return DetectorConfig.from_values(values)
 
@@ -685,6 +687,12 @@ class DetectorNode(LifecycleNode):
     # --- parameters and diagnostics --------------------------------------------------------------
 
     def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        deleted = [p.name for p in parameters if p.type_ == Parameter.Type.NOT_SET]
+        if deleted:  # rclpy would undeclare them, and every later configure would fail
+            return SetParametersResult(
+                successful=False,
+                reason=f"parameters of this node cannot be deleted ({', '.join(deleted)}); set a value instead",
+            )
         try:
             for parameter in parameters:
                 check_parameter_value(parameter.name, parameter.value)
@@ -696,6 +704,9 @@ class DetectorNode(LifecycleNode):
                 self.get_logger().info(f"applied {', '.join(f'{k}={v}' for k, v in live.items())}")
         except InvalidSettingError as error:
             return SetParametersResult(successful=False, reason=str(error))
+        for parameter in parameters:  # a value refused at start-up is corrected now
+            if self._startup_errors.pop(parameter.name, None):
+                self.get_logger().info(f"parameter {parameter.name} is valid again")
         later = [
             p.name
             for p in parameters

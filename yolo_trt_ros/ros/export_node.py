@@ -31,6 +31,7 @@ from yolo_trt_ros.errors import InvalidSettingError, YoloTrtRosError
 from yolo_trt_ros.models import bundled_model_path
 from yolo_trt_ros.msg import EngineInfo
 from yolo_trt_ros.ros import messages
+from yolo_trt_ros.ros.service_guard import guard_services
 
 __all__ = ["ExportNode", "main"]
 
@@ -115,6 +116,7 @@ class ExportNode(Node):
 
     def __init__(self, node_name: str = "yolo_export", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
+        guard_services(self, self.get_logger().warn)  # no request may end the process
         from rcl_interfaces.msg import ParameterDescriptor  # noqa: PLC0415
 
         for name, (default, description) in _PARAMETERS.items():
