@@ -133,3 +133,8 @@ def test_torch_backend_is_listed_but_needs_torch() -> None:
         resolve_backend("torch", Path("m.onnx"))
     with pytest.raises(BackendNotAvailableError, match=r"no backend for \.torchscript files"):
         resolve_backend("auto", Path("m.torchscript"))
+
+
+def test_a_model_path_that_is_a_folder_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="is a folder"):
+        load_backend(tmp_path)

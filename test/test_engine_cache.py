@@ -236,3 +236,12 @@ def test_fingerprint_mismatches_name_the_fields() -> None:
     other = DeviceFingerprint("Orin", "8.7", "10.3.0.30", "12.6", "36.4.3")
     problems = FINGERPRINT.mismatches(other)
     assert len(problems) == 2 and any("gpu_name" in p for p in problems)
+
+
+def test_a_cache_path_that_is_a_file_is_refused_with_the_parameter_to_change(
+    tmp_path: Path,
+) -> None:
+    occupied = tmp_path / "engines"
+    occupied.write_text("not a folder")
+    with pytest.raises(InvalidSettingError, match="engine_cache_dir"):
+        EngineCache(occupied).ensure_directory()

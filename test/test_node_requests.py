@@ -48,6 +48,11 @@ def test_malformed_lifecycle_and_parameter_requests_are_refused(
     deleted = _set(client, SetParameters, node, "classes", unset).results[0]
     assert not deleted.successful and "cannot be deleted" in deleted.reason
 
+    # values configure would refuse are refused when set, naming the parameter
+    for name, value in (("device", "tpu:0"), ("image_size", 100)):
+        successful, reason = client.set_parameter(name, value)
+        assert not successful and name in reason, (name, reason)
+
     # the start-up value was refused: configure fails until a valid value is set, then succeeds
     assert not client.transition("configure")
     assert client.set_parameter("confidence_threshold", 0.5) == (True, "")

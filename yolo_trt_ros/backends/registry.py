@@ -138,6 +138,7 @@ def load_backend(
     path = Path(model_path).expanduser()
     if not path.is_file():
         raise ModelNotFoundError(
-            f"model file {path} does not exist (check the path, or the `model` parameter)"
+            f"model file {path} {'is a folder' if path.is_dir() else 'does not exist'} "
+            "(check the path, or the `model` parameter)"
         )
     return resolve_backend(backend, path).load_class().load(path, device=device, **options)

@@ -85,7 +85,17 @@ class EngineCache:
 
     def ensure_directory(self) -> None:
         """Create the cache directory, private to the user; refuse one others can write to."""
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.directory.exists() and not self.directory.is_dir():
+            raise InvalidSettingError(
+                f"engine cache {self.directory} is a file, not a folder: set engine_cache_dir to a folder"
+            )
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as error:
+            raise InvalidSettingError(
+                f"cannot create the engine cache {self.directory} ({error.strerror}): set "
+                "engine_cache_dir to a folder you can write to"
+            ) from None
         info = self.directory.stat()
         if info.st_uid != os.getuid():
             raise InvalidSettingError(

@@ -127,7 +127,8 @@ class EngineManager:
         """Run the stages for a request; return what the detector should load."""
         model = request.model.expanduser()
         if not model.is_file():
-            raise ModelNotFoundError(f"model file {model} does not exist")
+            what = "is a folder, not a model file" if model.is_dir() else "does not exist"
+            raise ModelNotFoundError(f"model file {model} {what}")
         if model.suffix.lower() in (".engine", ".plan"):
             # An engine the user names explicitly is loaded as it is (their choice, their file).
             return PreparedModel(

@@ -696,6 +696,11 @@ class DetectorNode(LifecycleNode):
         try:
             for parameter in parameters:
                 check_parameter_value(parameter.name, parameter.value)
+            # the whole configuration as it would be: refuses now what configure would refuse
+            # (lists, device, image size, topics), naming the parameter
+            values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
+            values.update({p.name: p.value for p in parameters if p.name in values})
+            DetectorConfig.from_values(values)
             live = {p.name: p.value for p in parameters if p.name in LIVE_PARAMETERS}
             if live and self._detector is not None:
                 self._detector.update_settings(
