@@ -10,11 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from conftest import RosHarness
-from node_harness import DetectorProcess, LifecycleClient
+from node_harness import DetectorProcess, LifecycleClient, publish_until
 from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters, SetParametersAtomically
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
 
 
 def _set(client: LifecycleClient, service: Any, node: str, name: str, value: ParameterValue) -> Any:
@@ -61,3 +64,51 @@ def test_malformed_lifecycle_and_parameter_requests_are_refused(
     assert client.state() == "active"
     log = detectors[0].log
     assert "refused lifecycle transition" in log and "refused a set_parameters request" in log
+
+
+def test_each_camera_warns_about_its_own_bad_frames(
+    ros: RosHarness, tmp_path: Path, detectors: list[DetectorProcess]
+) -> None:
+    """One camera's throttled warning must not hide another's (the throttle is per camera)."""
+    node = "detector_two_bad_cameras"
+    process = DetectorProcess(
+        node,
+        tmp_path,
+        image_topics=["/two_bad/left", "/two_bad/right"],
+        camera_names=["left", "right"],
+        autostart=True,
+    )
+    detectors.append(process)
+    client = LifecycleClient(ros, node)
+    ros.spin_until(lambda: client.state() == "active", 60, "the node to activate")
+    depth = np.zeros((48, 64), np.uint16)
+    bad = Image(
+        header=Header(frame_id="camera"),
+        height=48,
+        width=64,
+        encoding="16UC1",
+        step=128,
+        data=depth.tobytes(),
+    )
+    publishers = [
+        ros.node.create_publisher(Image, f"/two_bad/{side}", 10) for side in ("left", "right")
+    ]
+
+    def both_warned() -> bool:
+        log = process.log
+        return all(
+            f"{side}: dropped a frame from /two_bad/{side}" in log for side in ("left", "right")
+        )
+
+    def publish() -> None:
+        for publisher in publishers:
+            publisher.publish(bad)
+
+    publish_until(
+        ros,
+        publish,
+        both_warned,
+        timeout=4.0,  # inside the 5 s throttle: a shared throttle would hide the second camera
+        what="a warning from each camera",
+        period=0.5,
+    )

@@ -120,6 +120,7 @@ class _Camera:
     drops_seen: int = 0  # frames replaced in the mailbox; written by the executor thread only
     drops_reported: int = 0  # drops_seen at the previous detected frame; inference thread only
     transport: TransportMonitor | None = None
+    logger: Any = None  # this camera's own logger: its warnings are throttled apart from others'
 
 
 class DetectorNode(LifecycleNode):
@@ -448,6 +449,7 @@ class DetectorNode(LifecycleNode):
                 if config.publish_annotated
                 else None,
                 rate_cap=RateCap(config.max_rate_hz),
+                logger=self.get_logger().get_child(name),
             )
 
     def _publish_model_facts(self, prepared: PreparedModel, detector: Detector) -> None:
@@ -612,7 +614,7 @@ class DetectorNode(LifecycleNode):
             )
         except InvalidImageError as error:
             camera.stats.bad_frame(str(error))
-            self.get_logger().warn(
+            camera.logger.warn(
                 f"{camera.name}: dropped a frame from {camera.topic}: {error}",
                 throttle_duration_sec=5.0,
             )
@@ -621,7 +623,7 @@ class DetectorNode(LifecycleNode):
             if self._stop.is_set():
                 return  # shutting down: the publishers may already be gone
             camera.stats.error(f"{type(error).__name__}: {error}")
-            self.get_logger().error(
+            camera.logger.error(
                 f"{camera.name}: processing a frame failed: {type(error).__name__}: {error}",
                 throttle_duration_sec=5.0,
             )
