@@ -282,12 +282,14 @@ class EngineManager:
         spec = self._spec(onnx, precision, calibration, request)
         fingerprint = self.fingerprint(0 if spec.is_dla else spec.device_index, builder.version())
         follow_up = None
-        if (
+        wants_quick_first = (
             request.quick_first
             and spec.optimization_level != QUICK_OPTIMIZATION_LEVEL
             and not request.force
-            and self.cache.lookup(spec, fingerprint) is None
-        ):
+        )
+        # looked up once: the lookup hashes the whole engine file
+        entry = self.cache.lookup(spec, fingerprint) if wants_quick_first else None
+        if wants_quick_first and entry is None:
             follow_up = replace(request, quick_first=False)
             spec = replace(spec, optimization_level=QUICK_OPTIMIZATION_LEVEL)
             self.progress(
@@ -296,7 +298,8 @@ class EngineManager:
                 f"no optimised {precision} engine is cached: building a quick one first "
                 f"(optimisation level {QUICK_OPTIMIZATION_LEVEL}); the optimised build can follow",
             )
-        entry = self._get_or_build(builder, onnx, spec, fingerprint, request.force)
+        if entry is None:
+            entry = self._get_or_build(builder, onnx, spec, fingerprint, request.force)
         path = entry.engine_path
         if request.output_dir is not None:
             self.progress("save", 95.0, f"copying the engine to {request.output_dir}")
