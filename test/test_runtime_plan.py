@@ -101,3 +101,11 @@ def test_this_machine_is_detected_and_its_plan_runs() -> None:
     with open_detector(plan, bundled_model_path(), conf=0.5) as detector:
         assert detector.backend.name == plan.backend and detector.backend.device == plan.device
         assert detector.settings.conf == 0.5
+
+
+def test_torch_is_asked_only_where_the_plan_could_take_it() -> None:
+    # torch_cuda None: torch installed but not imported yet; a TensorRT plan must not import it
+    unasked = Machine(cuda_devices=1, tensorrt=True, torch_cuda=None, onnx2torch=True, nvrtc=True)
+    assert resolve_plan(ONNX, machine=unasked).backend == "tensorrt"
+    assert resolve_plan(ONNX, device="cpu", machine=unasked).backend == "onnxruntime"
+    assert Machine(torch_cuda=True).has_torch_cuda() and not Machine().has_torch_cuda()

@@ -89,7 +89,7 @@ class Machine:
 
     cuda_devices: int = 0
     tensorrt: bool = False
-    torch_cuda: bool = False
+    torch_cuda: bool | None = False  # None: torch is installed, not yet asked (see has_torch_cuda)
     onnx2torch: bool = False
     nvrtc: bool = False
 
@@ -100,10 +100,17 @@ class Machine:
         return cls(
             cuda_devices=count,
             tensorrt=_installed("tensorrt"),
-            torch_cuda=count > 0 and _torch_has_cuda(),
+            torch_cuda=None if count > 0 and _installed("torch") else False,
             onnx2torch=_installed("onnx2torch") and _installed("onnx"),
             nvrtc=count > 0 and _nvrtc_works(),
         )
+
+    def has_torch_cuda(self) -> bool:
+        """Whether a CUDA build of torch sees a GPU; torch is imported (slow, large) only when asked.
+
+        A plan that takes TensorRT never asks, so a Jetson with torch installed does not load it.
+        """
+        return _torch_has_cuda() if self.torch_cuda is None else self.torch_cuda
 
 
 @dataclass(frozen=True)
@@ -160,7 +167,7 @@ def _check_named_backend(backend: str, on_gpu: bool, machine: Machine) -> None:
         raise InvalidSettingError(
             f"backend {backend} runs on a GPU, not on device cpu: use backend onnxruntime"
         )
-    if backend == "torch" and not machine.torch_cuda:
+    if backend == "torch" and not machine.has_torch_cuda():
         raise BackendNotAvailableError(
             "backend torch needs a CUDA build of torch that sees a GPU: use backend auto"
         )
@@ -194,7 +201,7 @@ def _resolve_backend(backend: str, suffix: str, device: str, machine: Machine) -
         return "tensorrt", "backend auto: TensorRT is installed and a GPU answers"
     if device.startswith("dla:"):
         raise BackendNotAvailableError("a DLA device needs TensorRT, which is not installed here")
-    if on_gpu and machine.torch_cuda and (suffix != ".onnx" or machine.onnx2torch):
+    if on_gpu and (suffix != ".onnx" or machine.onnx2torch) and machine.has_torch_cuda():
         return "torch", "backend auto: no TensorRT, a CUDA build of torch is installed"
     why = "device cpu" if machine.tensorrt else "TensorRT is not available here"
     return "onnxruntime", f"backend auto: {why}, ONNX Runtime runs the model"
