@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pytest
 from gpu_support import cuda_skip_reason, model_path, unmatched
 
+from yolo_trt_ros.core.preprocess import to_bgr8
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.image_decoders import NvImgCodecDecoder, OpenCvDecoder, make_decoder
 
@@ -45,17 +46,19 @@ def test_gpu_decode_matches_opencv_pixels_and_detections() -> None:
             data = _jpeg(image)
             on_gpu, on_cpu = gpu.decode(data), cpu.decode(data)
             assert on_gpu is not None and on_cpu is not None, name
-            assert on_gpu[1] == on_cpu[1] == "bgr8"
-            assert on_gpu[0].shape == on_cpu[0].shape == image.shape, name
-            difference = np.abs(on_gpu[0].astype(np.int16) - on_cpu[0])
+            assert on_cpu[1] == "bgr8" and on_gpu[1] in ("bgr8", "rgb8")  # rgb8: nvImageCodec 0.6
+            gpu_bgr = to_bgr8(on_gpu[0], on_gpu[1])
+            assert gpu_bgr.shape == on_cpu[0].shape == image.shape, name
+            difference = np.abs(gpu_bgr.astype(np.int16) - on_cpu[0])
             assert float(difference.mean()) < 1.0 and int(difference.max()) <= 16, (
                 name,
                 float(difference.mean()),
                 int(difference.max()),
             )
-            reference, candidate = detector(on_cpu[0]), detector(on_gpu[0])
+            reference, candidate = detector(on_cpu[0]), detector(gpu_bgr)
             assert not unmatched(reference, candidate, min_score=0.4, min_iou=0.97), name
             assert not unmatched(candidate, reference, min_score=0.4, min_iou=0.97), name
+    assert gpu.fallbacks == 0 and gpu.gpu_decodes > 0  # decoded on the GPU, not by OpenCV
 
 
 def test_sizes_change_between_frames_and_other_formats_fall_back() -> None:

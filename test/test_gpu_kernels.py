@@ -17,7 +17,7 @@ from gpu_support import cuda_skip_reason, model_path
 from yolo_trt_ros.core.decode import DecodeSettings, RawDetections, decode
 from yolo_trt_ros.core.letterbox import LetterboxGeometry
 from yolo_trt_ros.core.preprocess import PIXEL_FORMATS, Preprocessor
-from yolo_trt_ros.errors import CudaError
+from yolo_trt_ros.errors import CudaError, InvalidImageError
 
 _reason = cuda_skip_reason()
 # Module-level skips would hide every test in the folder when launch_testing's pytest plugin
@@ -387,3 +387,36 @@ def test_counter_survives_many_frames_without_allocating(
         assert allocation_stats().device_allocations == before
         assert_same(decoder.result(), first)  # the counter was reset every frame
     decoder.close()
+
+
+class _OnGpu:
+    """An object speaking the CUDA Array Interface (version 3), as CuPy and nvImageCodec do."""
+
+    def __init__(self, shape: tuple[int, ...], typestr: str, strides: tuple[int, ...] | None):
+        self.__cuda_array_interface__ = {
+            "shape": shape,
+            "typestr": typestr,
+            "data": (1 << 20, False),
+            "strides": strides,
+            "version": 3,
+            "stream": None,
+        }
+
+
+def test_device_image_from_the_cuda_array_interface() -> None:
+    padded = DeviceImage.from_cuda_array(_OnGpu((480, 640, 3), "|u1", (2048, 3, 1)))
+    assert (padded.ptr, padded.height, padded.width, padded.channels, padded.step) == (
+        1 << 20,
+        480,
+        640,
+        3,
+        2048,
+    )
+    packed = DeviceImage.from_cuda_array(_OnGpu((480, 640), "|u1", None))
+    assert (packed.channels, packed.step) == (1, 640)
+    with pytest.raises(InvalidImageError, match="uint8"):
+        DeviceImage.from_cuda_array(_OnGpu((480, 640, 3), "<f4", None))
+    with pytest.raises(InvalidImageError, match="packed"):
+        DeviceImage.from_cuda_array(_OnGpu((480, 640, 3), "|u1", (1920, 1, 640)))  # planar
+    with pytest.raises(InvalidImageError, match="on the GPU"):
+        DeviceImage.from_cuda_array(np.zeros((4, 4, 3), np.uint8))

@@ -38,7 +38,7 @@ if _reason is None:
     from yolo_trt_ros.engine.cache import EngineCache
     from yolo_trt_ros.engine.manager import EngineManager, ExportRequest, PreparedModel
     from yolo_trt_ros.errors import BackendNotAvailableError, CudaError
-    from yolo_trt_ros.gpu.pipeline import GpuDetector
+    from yolo_trt_ros.gpu.pipeline import HOST_STEPS, GpuDetector
 
 Images = dict[str, npt.NDArray[np.uint8]]
 Progress = list[tuple[float, str, float, str]]
@@ -121,7 +121,9 @@ def test_steady_state_allocates_nothing(fp16_engine: PreparedModel, images: Imag
         for _ in range(20):
             detector(frame)
         after = allocation_stats().device_allocations, allocation_stats().pinned_allocations
+        steps = detector.last_host_steps_ms  # the pipeline's own marks, for the benchmarks
     assert after == before
+    assert list(steps) == list(HOST_STEPS) and min(steps.values()) >= 0.0
 
 
 def test_host_path_and_device_path_agree(fp16_engine: PreparedModel, images: Images) -> None:
@@ -132,3 +134,45 @@ def test_host_path_and_device_path_agree(fp16_engine: PreparedModel, images: Ima
         for name in ("bus", "zidane"):
             a, b = host(images[name]), device(images[name])
             assert not unmatched(a, b, min_score=0.3, min_iou=0.9), name
+
+
+def _nvimgcodec_skip_reason() -> str | None:
+    if (
+        importlib.util.find_spec("nvidia") is None
+        or importlib.util.find_spec("nvidia.nvimgcodec") is None
+    ):
+        return "nvImageCodec (nvidia-nvimgcodec-cu12/-cu13) is not installed here"
+    return None
+
+
+@pytest.mark.skipif(_nvimgcodec_skip_reason() is not None, reason=_nvimgcodec_skip_reason() or "")
+def test_jpeg_decoded_on_the_gpu_enters_the_pipeline_without_a_host_copy(
+    fp16_engine: PreparedModel, cpu_detector: Detector, images: Images
+) -> None:
+    import cv2
+
+    from yolo_trt_ros.image_decoders import NvImgCodecDecoder
+
+    decoder = NvImgCodecDecoder(0)
+    colour = {
+        name: image for name, image in images.items() if image.ndim == 3 and image.shape[2] == 3
+    }
+    with GpuDetector.from_model(fp16_engine.path, backend="tensorrt") as detector:
+        for name, image in colour.items():
+            ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            assert ok
+            decoded = decoder.decode_on_device(np.asarray(encoded).ravel(), detector.stream.ptr)
+            assert decoded is not None, name
+            on_gpu, pixel_format = decoded
+            uploads = detector.uploader.uploads
+            from_gpu = detector(on_gpu, pixel_format)
+            assert detector.uploader.uploads == uploads, f"{name}: the frame went through the host"
+            pixels = np.asarray(on_gpu.cpu(), np.uint8)  # the same decode, through the host
+            assert pixels.shape == image.shape, name
+            from_host = detector(pixels, pixel_format)
+            np.testing.assert_array_equal(from_gpu.class_ids, from_host.class_ids, err_msg=name)
+            np.testing.assert_allclose(from_gpu.boxes, from_host.boxes, atol=1e-3, err_msg=name)
+            # and the objects ONNX Runtime finds in those pixels
+            reference = cpu_detector(pixels, pixel_format)
+            assert not unmatched(reference, from_gpu, min_score=0.3, min_iou=0.9), name
+    assert (decoder.gpu_decodes, decoder.fallbacks) == (len(colour), 0)

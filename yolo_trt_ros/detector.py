@@ -82,6 +82,10 @@ class Detector(ClosesOnExit):
 
     """
 
+    #: The CUDA stream (raw handle) a producer of images on the GPU queues them on, for a detector
+    #: that reads GPU images in place (``GpuDetector``); None: host images only.
+    device_stream: int | None = None
+
     def __init__(
         self,
         backend: Backend,

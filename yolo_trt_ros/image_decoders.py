@@ -69,10 +69,12 @@ class OpenCvDecoder:
 
 
 class NvImgCodecDecoder:
-    """JPEG on the GPU with nvImageCodec (nvJPEG, or the Jetson JPEG engine), copied to the host.
+    """JPEG on the GPU with nvImageCodec (nvJPEG, or the Jetson JPEG engine).
 
-    The device-side image is reused from frame to frame. Anything that is not a JPEG, and a JPEG
-    nvImageCodec cannot decode, is handed to OpenCV, so no frame is lost to the choice of decoder.
+    ``decode`` copies the result to the host; ``decode_on_device`` leaves it on the GPU for the
+    GPU pipeline (``GpuDetector`` reads it in place). Anything that is not a JPEG, and a JPEG
+    nvImageCodec cannot decode, is handed to OpenCV by ``decode``, so no frame is lost to the
+    choice of decoder; ``gpu_decodes`` and ``fallbacks`` count which way frames went.
     """
 
     def __init__(self, device_id: int = 0) -> None:
@@ -90,27 +92,51 @@ class NvImgCodecDecoder:
                 f"jpeg_decoder nvimgcodec: no usable CUDA device {device_id} ({error}); "
                 "set jpeg_decoder: opencv on machines without a GPU"
             ) from error
-        self._params: Any = nvimgcodec.DecodeParams(
-            sample_format=nvimgcodec.SampleFormat.I_BGR, apply_exif_orientation=False
-        )
-        self._image: Any = None
+        sample_formats = getattr(nvimgcodec, "SampleFormat", None)
+        if sample_formats is not None:  # 0.7 and later: interleaved BGR, as OpenCV gives
+            self._params: Any = nvimgcodec.DecodeParams(
+                sample_format=sample_formats.I_BGR, apply_exif_orientation=False
+            )
+            self.pixel_format = "bgr8"
+        else:  # 0.6: interleaved RGB (the pipeline and the CPU path take rgb8 as it is)
+            self._params = nvimgcodec.DecodeParams(
+                apply_exif_orientation=False, color_spec=nvimgcodec.ColorSpec.RGB
+            )
+            self.pixel_format = "rgb8"
         self._fallback = OpenCvDecoder()
+        self.device_id = device_id
+        self.gpu_decodes = 0
+        self.fallbacks = 0
         self.name = f"nvimgcodec {getattr(nvimgcodec, '__version__', '')} (GPU {device_id})"
 
-    def decode(self, data: npt.NDArray[np.uint8]) -> DecodedImage | None:
-        """Decode a JPEG on the GPU; other formats and undecodable JPEGs go to OpenCV."""
+    def decode_on_device(
+        self, data: npt.NDArray[np.uint8], cuda_stream: int = 0
+    ) -> tuple[Any, str] | None:
+        """Decode a JPEG into GPU memory, queued on ``cuda_stream`` (a raw stream handle).
+
+        Returns nvImageCodec's image (with a CUDA Array Interface; valid while referenced) and its
+        pixel format (``pixel_format``: bgr8, or rgb8 with nvImageCodec 0.6), or None for anything
+        it cannot decode (then use ``decode``).
+        """
         if bytes(data[:2]) != _JPEG_START:
-            return self._fallback.decode(data)
+            return None
         try:
             stream = self._codec.CodeStream(data)
-            image = self._decoder.decode(stream, image=self._image, params=self._params)
+            image = self._decoder.decode(stream, params=self._params, cuda_stream=cuda_stream)
         except Exception:  # noqa: BLE001 - whatever nvImageCodec refuses, OpenCV gets a try
             image = None
         if image is None:
+            self.fallbacks += 1
+            return None
+        self.gpu_decodes += 1
+        return image, self.pixel_format
+
+    def decode(self, data: npt.NDArray[np.uint8]) -> DecodedImage | None:
+        """Decode a JPEG on the GPU and copy it to the host; others and failures go to OpenCV."""
+        decoded = self.decode_on_device(data)
+        if decoded is None:
             return self._fallback.decode(data)
-        self._image = image
-        host = np.asarray(image.cpu(), np.uint8)
-        return host, "bgr8"
+        return np.asarray(decoded[0].cpu(), np.uint8), decoded[1]
 
 
 @dataclass(frozen=True)

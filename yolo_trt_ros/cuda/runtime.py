@@ -42,6 +42,7 @@ __all__ = [
     "copy_host_to_device_now",
     "copy_rows_host_to_device",
     "fill_int32",
+    "memory_info",
 ]
 
 _SUCCESS: Final = cu.CUresult.CUDA_SUCCESS
@@ -150,6 +151,19 @@ def _primary_context(index: int) -> tuple[Any, Any]:
         return _primary_contexts[index]
 
 
+def memory_info(index: int = 0) -> tuple[int, int]:
+    """Return (free, total) bytes of GPU ``index``, for the whole GPU (every process on it).
+
+    Asked in the GPU's primary context, made current in the calling thread; the context is one
+    the process already uses when a GPU backend runs, so asking creates nothing.
+    """
+    _initialize_driver()
+    _, context = _primary_context(index)
+    check(cu.cuCtxSetCurrent(context))
+    free, total = check(cu.cuMemGetInfo())
+    return int(free), int(total)
+
+
 class CudaDevice(_Owned):
     """One GPU and its primary context (made current in the creating thread)."""
 
@@ -208,6 +222,7 @@ class Stream(_Owned):
         device.make_current()
         self.handle = check(cu.cuStreamCreate(cu.CUstream_flags.CU_STREAM_NON_BLOCKING.value))
         self.ptr = int(self.handle)
+        self._handoff: Any = None  # the event wait_for records on another stream
 
     def synchronize(self) -> None:
         """Wait until all work queued on the stream is done."""
@@ -218,7 +233,23 @@ class Stream(_Owned):
         """Return (version, handle): the stream protocol of cuda.core and CuPy."""
         return (0, self.ptr)
 
+    def wait_for(self, producer: int) -> None:
+        """Make work queued next on this stream wait for what another stream has queued so far.
+
+        ``producer`` is a raw stream handle (e.g. the ``stream`` of a CUDA Array Interface); the
+        host does not wait. Nothing to do when it is this stream.
+        """
+        self._require_open()
+        if producer == self.ptr:
+            return
+        if self._handoff is None:
+            self._handoff = check(cu.cuEventCreate(cu.CUevent_flags.CU_EVENT_DISABLE_TIMING.value))
+        check(cu.cuEventRecord(self._handoff, cu.CUstream(producer)))
+        check(cu.cuStreamWaitEvent(self.handle, self._handoff, 0))
+
     def _release(self) -> None:
+        if self._handoff is not None:
+            check(cu.cuEventDestroy(self._handoff))
         check(cu.cuStreamDestroy(self.handle))
 
 

@@ -72,6 +72,32 @@ class DeviceImage:
                 f"row step {self.step} is shorter than a row of {self.width}x{self.channels} bytes"
             )
 
+    @classmethod
+    def from_cuda_array(cls, image: Any) -> DeviceImage:
+        """Describe an (H, W[, C]) uint8 image already on the GPU, e.g. a decoder's output.
+
+        ``image`` follows the CUDA Array Interface (``__cuda_array_interface__``, as nvImageCodec's
+        images, CuPy and torch tensors do): the pipeline reads it in place, without a host copy.
+        Pixels must be packed within a row (the rows may be padded).
+        """
+        interface = getattr(image, "__cuda_array_interface__", None)
+        if not isinstance(interface, dict):
+            raise InvalidImageError(
+                f"expected an image on the GPU (__cuda_array_interface__), got {type(image).__name__}"
+            )
+        shape = tuple(int(side) for side in interface["shape"])
+        if np.dtype(interface["typestr"]) != np.uint8 or len(shape) not in (2, 3):
+            raise InvalidImageError(
+                f"a GPU image must be (H, W[, C]) uint8, got {shape} {interface['typestr']}"
+            )
+        channels = 1 if len(shape) == 2 else shape[2]
+        strides = interface.get("strides")
+        packed = (channels, 1)[: len(shape) - 1]  # bytes to the next pixel (and channel)
+        if strides is not None and tuple(int(s) for s in strides[1:]) != packed:
+            raise InvalidImageError(f"a GPU image's pixels must be packed, got strides {strides}")
+        step = int(strides[0]) if strides is not None else shape[1] * channels
+        return cls(int(interface["data"][0]), shape[0], shape[1], channels, step)
+
 
 @dataclass(frozen=True)
 class _Resize:

@@ -17,9 +17,10 @@ Use it like the plain detector::
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -40,10 +41,14 @@ from yolo_trt_ros.cuda.runtime import (
 from yolo_trt_ros.detector import Detector, StageTimes
 from yolo_trt_ros.errors import BackendNotAvailableError
 from yolo_trt_ros.gpu.decode import GpuRawDecoder
-from yolo_trt_ros.gpu.letterbox import GpuLetterbox
+from yolo_trt_ros.gpu.letterbox import DeviceImage, GpuLetterbox
 from yolo_trt_ros.gpu.upload import HostImageUploader
 
 __all__ = ["GpuDetector"]
+
+_FORMAT_OF_CHANNELS: Final = {1: "mono8", 3: "bgr8", 4: "bgra8"}  # as guess_pixel_format
+# The host-side steps of a call, in order (``GpuDetector.last_host_steps_ms``)
+HOST_STEPS: Final = ("validate", "bind", "upload", "letterbox", "forward", "decode", "wait", "read")
 
 
 class _HostOutputs:
@@ -112,6 +117,7 @@ class GpuDetector(Detector):
         device = backend.cuda_device
         self.cuda_device = device
         self.stream = Stream(device)
+        self.device_stream = self.stream.ptr
         self.uploader = HostImageUploader(device, threads=upload_threads, staging=upload_staging)
         self.upload_rows_read_only = upload_rows_read_only
         self.letterbox = GpuLetterbox(device, self.preprocessor)
@@ -124,6 +130,7 @@ class GpuDetector(Detector):
         self.stage_timing = stage_timing
         self._events = [Event(timing=True) for _ in range(3)]
         self._done = Event()
+        self._marks: list[float] = []  # perf_counter at each HOST_STEPS boundary, last call
 
     def _classes_from_head(self) -> int:
         channels = self.backend.output_specs[0].fixed_dim(1)
@@ -151,46 +158,56 @@ class GpuDetector(Detector):
         assert isinstance(detector, GpuDetector)
         return detector
 
-    def __call__(
-        self, image: npt.NDArray[np.generic], pixel_format: str | None = None
-    ) -> Detections:
-        """Detect objects in one host image ((H, W[, C]) uint8; OpenCV's BGR unless pixel_format says)."""
+    def __call__(self, image: Any, pixel_format: str | None = None) -> Detections:
+        """Detect objects in one image, on the host or already on this GPU.
+
+        A host image is an (H, W[, C]) uint8 array (OpenCV's BGR unless ``pixel_format`` says).
+        An image on the GPU is anything with a CUDA Array Interface (an nvImageCodec decode, a
+        CuPy array, a torch tensor): read in place, never copied through host memory; queue its
+        producer on ``self.stream`` or name its stream in the interface (this stream waits for it).
+        """
         start = time.perf_counter()
-        pixel_format = pixel_format or guess_pixel_format(image)
-        pixels = _checked_pixels(image, pixel_format)  # mono16 -> its high byte, as on the CPU
-        if pixel_format == "mono16":
-            pixel_format = "mono8"
-        geometry = self.preprocessor.geometry((pixels.shape[0], pixels.shape[1]))
+        marks = [start]
+        frame, pixel_format = self._accept(image, pixel_format)
+        geometry = self.preprocessor.geometry(
+            (frame.height, frame.width)
+            if isinstance(frame, DeviceImage)
+            else (frame.shape[0], frame.shape[1])
+        )
         self.cuda_device.make_current()
         stream, events = self.stream, self._events
+        marks.append(time.perf_counter())
         binding = self.backend.binding((1, 3, *geometry.input_hw))
         if self.stage_timing:
             events[0].record(stream)
-        rows = (
-            self.letterbox.source_rows(geometry, 1 if pixels.ndim == 2 else pixels.shape[2])
-            if self.upload_rows_read_only
-            else None
-        )
-        source = self.uploader.upload(pixels, stream, rows)
+        marks.append(time.perf_counter())
+        source = self._on_device(image, frame, geometry, stream)
+        marks.append(time.perf_counter())
         self.letterbox.enqueue(source, pixel_format, geometry, binding.input, stream)
         if self.stage_timing:
             events[1].record(stream)
+        marks.append(time.perf_counter())
         outputs = binding.enqueue(stream)
         if self.stage_timing:
             events[2].record(stream)
+        marks.append(time.perf_counter())
         if self.decoder is not None:  # boxes come back already in source pixels
             self.decoder.enqueue(outputs[0], self.settings, stream, geometry)
         else:
             assert self._host_outputs is not None
             self._host_outputs.enqueue(outputs, stream)
         self._done.record(stream)
+        marks.append(time.perf_counter())
         self._done.synchronize()  # the one wait of the frame
         self.uploader.consumed()
+        marks.append(time.perf_counter())
         raw = self._read_detections(geometry)
         detections = Detections(
             raw.boxes, raw.scores, raw.class_ids, self.names, geometry.source_hw
         )
-        total_ms = (time.perf_counter() - start) * 1e3
+        marks.append(time.perf_counter())
+        self._marks = marks
+        total_ms = (marks[-1] - start) * 1e3
         if self.stage_timing:
             pre, infer = events[0].elapsed_ms(events[1]), events[1].elapsed_ms(events[2])
             # Postprocessing: the rest of the frame's wall time (decode, copy back, boxes).
@@ -198,6 +215,47 @@ class GpuDetector(Detector):
         else:
             self.last_times = StageTimes(0.0, 0.0, total_ms)
         return detections
+
+    @property
+    def last_host_steps_ms(self) -> dict[str, float]:
+        """Host wall time of the last call's steps (``HOST_STEPS``: validate ... read), in ms.
+
+        "wait" is the one synchronisation: the GPU work not yet done when it was reached.
+        """
+        steps = itertools.pairwise(self._marks)  # none before the first call
+        return {name: (b - a) * 1e3 for name, (a, b) in zip(HOST_STEPS, steps, strict=False)}
+
+    @staticmethod
+    def _accept(
+        image: Any, pixel_format: str | None
+    ) -> tuple[npt.NDArray[np.uint8] | DeviceImage, str]:
+        """Check a frame; return its pixels (a host array or a device image) and pixel format."""
+        if not isinstance(image, np.ndarray) and hasattr(image, "__cuda_array_interface__"):
+            on_gpu = DeviceImage.from_cuda_array(image)
+            return on_gpu, pixel_format or _FORMAT_OF_CHANNELS[on_gpu.channels]
+        pixel_format = pixel_format or guess_pixel_format(image)
+        pixels = _checked_pixels(image, pixel_format)  # mono16 -> its high byte, as on the CPU
+        return pixels, "mono8" if pixel_format == "mono16" else pixel_format
+
+    def _on_device(
+        self,
+        image: Any,
+        frame: npt.NDArray[np.uint8] | DeviceImage,
+        geometry: LetterboxGeometry,
+        stream: Stream,
+    ) -> DeviceImage:
+        """Queue the upload of a host frame, or this stream's wait for a device frame's producer."""
+        if isinstance(frame, DeviceImage):
+            producer = image.__cuda_array_interface__.get("stream")
+            if producer not in (None, 0):  # None: the producer has finished; 0 is not valid
+                stream.wait_for(int(producer))
+            return frame
+        rows = (
+            self.letterbox.source_rows(geometry, 1 if frame.ndim == 2 else frame.shape[2])
+            if self.upload_rows_read_only
+            else None
+        )
+        return self.uploader.upload(frame, stream, rows)
 
     def _read_detections(self, geometry: LetterboxGeometry) -> RawDetections:
         """Return the frame's detections in source-image pixels."""

@@ -98,6 +98,7 @@ class HostImageUploader:
         self._device: DeviceBuffer | None = None
         self._staged = Event()
         self._in_flight = False
+        self.uploads = 0  # frames copied from host memory so far
 
     def _reserve(self, nbytes: int, stream: Stream) -> tuple[PinnedBuffer, DeviceBuffer]:
         """Return buffers of at least ``nbytes``, growing (never shrinking) them when needed."""
@@ -138,6 +139,7 @@ class HostImageUploader:
             )
         if self._in_flight:  # the previous frame never completed: its DMA may still read the stage
             self._staged.synchronize()
+        self.uploads += 1
         if self.staging == "pageable":
             direct = self._upload_pageable(pixels, stream, rows, nbytes)
             if direct is not None:
