@@ -53,7 +53,7 @@ import torch
 from yolo_trt_ros.core.decode import DecodeSettings
 from yolo_trt_ros.core.detections import Detections
 from yolo_trt_ros.core.nms import box_iou
-from yolo_trt_ros.core.preprocess import Preprocessor, _checked_pixels
+from yolo_trt_ros.core.preprocess import Preprocessor
 from yolo_trt_ros.cuda.runtime import (
     DeviceBuffer,
     Event,
@@ -65,7 +65,7 @@ from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.gpu.decode import GpuRawDecoder
 from yolo_trt_ros.gpu.kernels import source_digest
 from yolo_trt_ros.gpu.letterbox import GpuLetterbox
-from yolo_trt_ros.gpu.pipeline import GpuDetector
+from yolo_trt_ros.gpu.pipeline import HOST_STEPS, GpuDetector
 from yolo_trt_ros.gpu.upload import HostImageUploader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -313,43 +313,12 @@ def transfer_rates(detector: GpuDetector, frame: Frame, repeats: int) -> dict[st
 
 
 def host_steps(detector: GpuDetector, frame: Frame, repeats: int) -> dict[str, Any]:
-    """Where a pipeline call spends its host time: GpuDetector.__call__'s steps, one by one."""
-    stream = detector.stream
-    names = ("validate", "bind", "upload", "letterbox", "forward", "decode", "wait", "read", "map")
-    samples: dict[str, list[float]] = {name: [] for name in names}
+    """Where a pipeline call spends its host time, from the pipeline's own step marks."""
+    samples: dict[str, list[float]] = {name: [] for name in HOST_STEPS}
     for _ in range(repeats):
-        stamps = [time.perf_counter()]
-        pixels = _checked_pixels(frame, "bgr8")
-        geometry = detector.preprocessor.geometry((pixels.shape[0], pixels.shape[1]))
-        detector.cuda_device.make_current()
-        stamps.append(time.perf_counter())
-        binding = detector.backend.binding((1, 3, *geometry.input_hw))
-        stamps.append(time.perf_counter())
-        rows = detector.letterbox.source_rows(geometry, 3)
-        source = detector.uploader.upload(pixels, stream, rows)
-        stamps.append(time.perf_counter())
-        detector.letterbox.enqueue(source, "bgr8", geometry, binding.input, stream)
-        stamps.append(time.perf_counter())
-        outputs = binding.enqueue(stream)
-        stamps.append(time.perf_counter())
-        assert detector.decoder is not None
-        detector.decoder.enqueue(outputs[0], detector.settings, stream, geometry)
-        stamps.append(time.perf_counter())
-        stream.synchronize()
-        detector.uploader.consumed()
-        stamps.append(time.perf_counter())
-        raw = detector.decoder.result()
-        stamps.append(time.perf_counter())
-        Detections(
-            raw.boxes,
-            raw.scores,
-            raw.class_ids,
-            detector.names,
-            geometry.source_hw,
-        )
-        stamps.append(time.perf_counter())
-        for name, begin, finish in zip(names, stamps[:-1], stamps[1:], strict=True):
-            samples[name].append((finish - begin) * 1e3)
+        detector(frame, "bgr8")
+        for name, milliseconds in detector.last_host_steps_ms.items():
+            samples[name].append(milliseconds)
     return {name: summarize(values[3:]) for name, values in samples.items()}
 
 
