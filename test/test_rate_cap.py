@@ -60,8 +60,9 @@ def test_a_pause_earns_no_burst_afterwards() -> None:
 
 def test_skipped_frames_are_counted_apart_from_drops() -> None:
     stats = StreamStats(clock=lambda: 5.0)
-    stats.received()
+    stats.received()  # one frame to the model, two skipped as they arrive
     stats.skipped()
     stats.skipped()
     snapshot = stats.snapshot()
-    assert (snapshot.received, snapshot.skipped, snapshot.dropped) == (1, 2, 0)
+    assert (snapshot.received, snapshot.skipped, snapshot.dropped) == (3, 2, 0)
+    assert snapshot.in_flight == 1

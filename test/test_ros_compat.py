@@ -84,7 +84,8 @@ HUMBLE_EVENT_CALLBACK_PARAMETERS = (
     "use_default_callbacks",
 )
 # rclpy/rclpy/subscription.py at b488272: Subscription has __init__, handle, destroy, topic_name
-# (no get_publisher_count; Node.count_publishers is rclpy/rclpy/node.py line 1844)
+# (no get_publisher_count; Node.count_publishers is rclpy/rclpy/node.py line 1844; no CallbackType:
+# executors.py line 355 hands the callback msg_info[0], the message only)
 HUMBLE_SUBSCRIPTION_ATTRIBUTES = ("__init__", "handle", "destroy", "topic_name")
 
 HUMBLE = compat.RclpyFeatures(
@@ -98,6 +99,7 @@ JAZZY = compat.RclpyFeatures(
     message_lost_events=True,
     type_hashes=True,
     subscription_publisher_count=True,
+    message_info_callbacks=True,
 )
 NO_MESSAGE_LOST = dataclasses.replace(HUMBLE, message_lost_events=False)
 
@@ -109,7 +111,9 @@ def test_humble_selection_from_its_source() -> None:
         HUMBLE_RCLPY_MODULES, HUMBLE_EVENT_CALLBACK_PARAMETERS, HUMBLE_SUBSCRIPTION_ATTRIBUTES
     )
     assert features == HUMBLE
-    assert compat.describe(features) == "message-lost events, no type hashes"
+    assert compat.describe(features) == (
+        "message-lost events, no type hashes, no message info in callbacks"
+    )
 
 
 def test_selection_without_event_callbacks_or_message_lost() -> None:
@@ -216,6 +220,50 @@ def test_message_lost_events_reach_a_subscription_created_through_compat(
     assert monitor.lost_total > 0, (len(received), sent)
     assert monitor.lost_recently() == monitor.lost_total  # every event also counted in time
     assert len(received) + monitor.lost_total <= sent
+
+
+@pytest.mark.parametrize("features", [HUMBLE, JAZZY], ids=["humble", "jazzy"])
+def test_message_info_reaches_the_callback_where_rclpy_gives_it(
+    ros: RosHarness, features: compat.RclpyFeatures
+) -> None:
+    if features.message_info_callbacks and not compat.FEATURES.message_info_callbacks:
+        pytest.skip("this rclpy passes no message info to callbacks")
+    got: list[tuple[str, Any]] = []
+    topic = f"/compat_test/info_{'jazzy' if features.message_info_callbacks else 'humble'}"
+    ros.node.create_subscription(
+        String,
+        topic,
+        compat.with_message_info(lambda msg, info: got.append((msg.data, info)), features),
+        10,
+    )
+    publisher = ros.node.create_publisher(String, topic, 10)
+    ros.spin_until(lambda: publisher.get_subscription_count() == 1, 10, "the subscription")
+    for data in ("a", "b"):
+        publisher.publish(String(data=data))
+    ros.spin_until(lambda: len(got) == 2, 10, "both messages")
+    assert [data for data, _ in got] == ["a", "b"]
+    if not features.message_info_callbacks:
+        assert [info for _, info in got] == [None, None]
+        assert compat.publication_of(None) == (None, None)
+        return
+    numbers = [compat.publication_of(info)[0] for _, info in got]
+    if os.environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp") == "rmw_fastrtps_cpp":
+        assert numbers == [1, 2]  # the writer's own sequence numbers, from its first sample
+    else:
+        assert numbers in ([1, 2], [None, None])
+
+
+def test_publication_of_reads_sequence_numbers_and_publisher_gids() -> None:
+    gid = {"implementation_identifier": "rmw_fastrtps_cpp", "data": b"\x01" * 16}
+    assert compat.publication_of({"publication_sequence_number": 7}) == (7, None)
+    assert compat.publication_of({"publication_sequence_number": 7, "publisher_gid": gid}) == (
+        7,
+        b"\x01" * 16,
+    )
+    assert compat.publication_of({"publication_sequence_number": None, "publisher_gid": None}) == (
+        None,
+        None,
+    )
 
 
 def test_humble_fallbacks_work_against_real_rclpy(ros: RosHarness) -> None:

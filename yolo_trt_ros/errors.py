@@ -43,7 +43,15 @@ class InvalidSettingError(YoloTrtRosError, ValueError):
 
 
 class InvalidImageError(YoloTrtRosError, ValueError):
-    """An input image has a shape, type or pixel format the detector cannot use."""
+    """An input image has a shape, type or pixel format the detector cannot use.
+
+    ``kind`` names the sort of problem (``encoding``, ``size``, ``layout``, ``format``,
+    ``corrupt``), so that warnings can be throttled per sort and one does not hide another.
+    """
+
+    def __init__(self, message: str, kind: str = "invalid") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class BuildCancelledError(YoloTrtRosError):

@@ -67,3 +67,22 @@ def keep_frame_buffers(
         f"glibc {version}: buffers up to {mmap_threshold >> 20} MiB come from the heap and "
         f"up to {trim_threshold >> 20} MiB of freed heap is kept for reuse",
     )
+
+
+def release_free_memory() -> bool:
+    """Hand the free pages inside the malloc arenas back to the kernel (glibc ``malloc_trim``).
+
+    With :func:`keep_frame_buffers` applied, each arena keeps up to the trim threshold of freed
+    memory resident. A released model leaves tens of MB there, between blocks still in use, and
+    threads started by the next configure (inference, ONNX Runtime's pool) may fill other arenas:
+    resident memory crept up over lifecycle cycles (measured with scripts/soak_hostile.py: flat
+    with this called on cleanup). Called when the model is released; False without glibc.
+    """
+    try:
+        malloc_trim = ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return False
+    malloc_trim.argtypes = (ctypes.c_size_t,)
+    malloc_trim.restype = ctypes.c_int
+    malloc_trim(0)
+    return True

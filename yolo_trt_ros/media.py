@@ -10,6 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 from yolo_trt_ros.errors import InvalidImageError
+from yolo_trt_ros.image_decoders import OpenCvDecoder
+from yolo_trt_ros.image_headers import DEFAULT_MAX_PIXELS, check_encoded
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -30,12 +32,25 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def read_image(path: Path) -> npt.NDArray[np.uint8]:
-    """Read an image file as BGR; InvalidImageError if OpenCV cannot read it."""
-    image = cv2.imread(str(path))
-    if image is None:
+def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> npt.NDArray[np.uint8]:
+    """Read an image file as BGR; InvalidImageError if OpenCV cannot read it.
+
+    A JPEG or PNG larger than max_pixels, or too short for its size, is refused before it is
+    decoded (``yolo_trt_ros.image_headers``); other formats are left to OpenCV.
+    """
+    try:
+        data = np.fromfile(path, np.uint8)
+    except OSError as error:
+        raise InvalidImageError(f"cannot read {path}: {error}") from None
+    try:
+        check_encoded(memoryview(data.data), max_pixels)
+    except InvalidImageError as error:
+        if error.kind != "format":  # not JPEG or PNG, or a coding OpenCV may still read
+            raise InvalidImageError(f"{path}: {error}", kind=error.kind) from None
+    decoded = OpenCvDecoder().decode(data)
+    if decoded is None:
         raise InvalidImageError(f"cannot read {path} as an image")
-    return np.asarray(image, np.uint8)
+    return decoded[0]
 
 
 def image_files(folder: Path) -> list[Path]:

@@ -1,7 +1,7 @@
 """The rclpy APIs that differ between ROS 2 Humble and Jazzy, in one place.
 
 Compared: rclpy 3.3.15 (Humble, ros2/rclpy commit b488272) with rclpy 7.1.6 (Jazzy). Of what this
-package calls, three things differ:
+package calls, four things differ:
 
 * Subscription event callbacks live in ``rclpy.qos_event`` on Humble and in
   ``rclpy.event_handler`` from Iron on (where ``rclpy.qos_event`` is a deprecated alias that warns
@@ -10,6 +10,10 @@ package calls, three things differ:
 * Type hashes (REP 2011: ``rclpy.type_hash``, ``TopicEndpointInfo.topic_type_hash``) start with
   Iron; Humble has none.
 * ``Subscription.get_publisher_count()`` starts with Iron; ``Node.count_publishers()`` is on both.
+* A subscription callback taking two arguments gets the message info from Iron on
+  (``Subscription.CallbackType``), with ``publication_sequence_number`` where the middleware
+  fills it (rmw_fastrtps does; rmw_cyclonedds_cpp gives None). Humble's executor passes the
+  message only, and its message info has timestamps only. Newer rclpy also adds ``publisher_gid``.
 
 Lifecycle nodes and publishers, executors, signal options, parameters, actions, raw subscriptions
 and serialization have the same signatures on both. The choice is made by ``select_features``, a
@@ -21,7 +25,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,8 +52,10 @@ __all__ = [
     "create_subscription_counting_losses",
     "describe",
     "message_lost_callbacks",
+    "publication_of",
     "publisher_count",
     "select_features",
+    "with_message_info",
 ]
 
 #: Where SubscriptionEventCallbacks lives, newest first (the old name warns on Iron and later).
@@ -70,6 +76,8 @@ class RclpyFeatures:
     """REP 2011 type hashes (Iron and later)."""
     subscription_publisher_count: bool
     """``Subscription.get_publisher_count()`` exists (Iron and later)."""
+    message_info_callbacks: bool = False
+    """A two-argument subscription callback receives the message info (Iron and later)."""
 
 
 def select_features(
@@ -90,6 +98,7 @@ def select_features(
         and "message_lost" in event_callback_parameters,
         type_hashes=TYPE_HASH_MODULE in modules,
         subscription_publisher_count="get_publisher_count" in subscription_attributes,
+        message_info_callbacks="CallbackType" in subscription_attributes,
     )
 
 
@@ -124,6 +133,7 @@ def describe(features: RclpyFeatures = FEATURES) -> str:
         for what, present in (
             ("message-lost events", features.message_lost_events),
             ("type hashes", features.type_hashes),
+            ("message info in callbacks", features.message_info_callbacks),
         )
     )
 
@@ -180,3 +190,33 @@ def publisher_count(
     if features.subscription_publisher_count:
         return subscription.get_publisher_count()
     return node.count_publishers(subscription.topic_name)
+
+
+def with_message_info(
+    callback: Callable[[Any, Mapping[str, Any] | None], None],
+    features: RclpyFeatures = FEATURES,
+) -> Callable[..., None]:
+    """Wrap ``callback`` to be given the message and its info (None where rclpy gives none)."""
+    if features.message_info_callbacks:
+
+        def message_and_info(msg: Any, info: Mapping[str, Any]) -> None:
+            callback(msg, info)
+
+        return message_and_info
+
+    def message_only(msg: Any) -> None:
+        callback(msg, None)
+
+    return message_only
+
+
+def publication_of(info: Mapping[str, Any] | None) -> tuple[int | None, bytes | None]:
+    """Return a sample's publication sequence number and publisher GID, None where not given."""
+    if info is None:
+        return None, None
+    sequence = info.get("publication_sequence_number")
+    gid = info.get("publisher_gid")  # {"implementation_identifier": ..., "data": bytes} or None
+    return (
+        int(sequence) if sequence is not None else None,
+        bytes(gid["data"]) if isinstance(gid, Mapping) and "data" in gid else None,
+    )

@@ -4,7 +4,7 @@
 Preprocessor takes directly (bgr8, rgb8, bgra8, rgba8, mono8, little-endian mono16 and their
 OpenCV-style aliases), honouring the row ``step``; Bayer and YUV 4:2:2 frames are converted to
 bgr8, big-endian mono16 to native uint16. ``compressed_to_array`` decodes JPEG/PNG to bgr8 with
-OpenCV or the decoder it is given (``yolo_trt_ros.image_decoders``).
+OpenCV or the decoder it is given (``yolo_trt_ros.image_decoders``), after checking the header.
 Every rejected frame raises ``InvalidImageError`` with one sentence that says what is wrong.
 """
 
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import array
 import re
-import struct
+import sys
+from collections.abc import Callable
 from typing import Any, Final, NamedTuple
 
 import cv2
@@ -23,12 +24,16 @@ from std_msgs.msg import Header
 
 from yolo_trt_ros.errors import InvalidImageError
 from yolo_trt_ros.image_decoders import ImageDecoder, OpenCvDecoder
+from yolo_trt_ros.image_headers import EncodedImage, check_encoded
+from yolo_trt_ros.native_stderr import capture_decoder_output
 from yolo_trt_ros.ros.parameters import DEFAULT_MAX_PIXELS
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "SUPPORTED_ENCODINGS",
     "array_to_image_msg",
+    "check_compressed",
+    "check_image",
     "compressed_to_array",
     "image_to_array",
 ]
@@ -69,6 +74,65 @@ _DEPTH_OR_FLOAT: Final = re.compile(r"16[US]C1|32SC1|(32|64)FC\d+")
 _DEPTH_HINT: Final = "the detector needs a colour or mono camera topic, not a depth topic"
 
 
+def check_image(msg: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """Check a sensor_msgs/Image's fields without reading its pixels: encoding, sizes, step, length.
+
+    ``msg`` is an Image or a ``SerializedImage``. Cheap enough to run as each frame arrives;
+    raises InvalidImageError for any frame ``image_to_array`` would refuse before converting.
+    """
+    _checked_layout(msg, max_pixels)
+
+
+def _checked_layout(msg: Any, max_pixels: int) -> _Layout:
+    encoding = str(msg.encoding)
+    if not encoding:
+        raise InvalidImageError(
+            "the image has an empty encoding field; the publisher must set e.g. 'bgr8'",
+            kind="encoding",
+        )
+    layout = _ENCODINGS.get(encoding)
+    if layout is None:
+        if _DEPTH_OR_FLOAT.fullmatch(encoding):
+            raise InvalidImageError(
+                f"image encoding {encoding!r} is a depth/float image; {_DEPTH_HINT}",
+                kind="encoding",
+            )
+        raise InvalidImageError(
+            f"unsupported image encoding {encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}",
+            kind="encoding",
+        )
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if height == 0 or width == 0:
+        raise InvalidImageError(
+            f"the image is empty ({width}x{height} pixels); check the camera driver",
+            kind="size",
+        )
+    if height * width > max_pixels:
+        raise InvalidImageError(
+            f"absurd size {width}x{height} ({height * width} pixels, limit {max_pixels}); "
+            "the message header is probably corrupt",
+            kind="size",
+        )
+    pixel_bytes = layout.channels * layout.itemsize
+    if step < width * pixel_bytes:
+        raise InvalidImageError(
+            f"step {step} is smaller than width * bytes per pixel = {width * pixel_bytes} "
+            f"for a {width}-pixel-wide {encoding} image",
+            kind="layout",
+        )
+    if len(msg.data) < step * height:
+        raise InvalidImageError(
+            f"the image data is too short: expected step * height = {step * height} bytes, "
+            f"received {len(msg.data)}",
+            kind="layout",
+        )
+    if layout.channels == 2 and width % 2:  # YUV 4:2:2 shares chroma between pixel pairs
+        raise InvalidImageError(
+            f"a {encoding} image needs an even width, got {width}", kind="layout"
+        )
+    return layout
+
+
 def image_to_array(
     msg: Image, *, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> tuple[npt.NDArray[Any], str]:
@@ -78,42 +142,10 @@ def image_to_array(
     padding is skipped through strides), valid while the message lives. uint8 except mono16
     (native uint16). Raises InvalidImageError for any frame that cannot be used.
     """
-    encoding = str(msg.encoding)
-    if not encoding:
-        raise InvalidImageError(
-            "the image has an empty encoding field; the publisher must set e.g. 'bgr8'"
-        )
-    layout = _ENCODINGS.get(encoding)
-    if layout is None:
-        if _DEPTH_OR_FLOAT.fullmatch(encoding):
-            raise InvalidImageError(
-                f"image encoding {encoding!r} is a depth/float image; {_DEPTH_HINT}"
-            )
-        raise InvalidImageError(
-            f"unsupported image encoding {encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}"
-        )
+    layout = _checked_layout(msg, max_pixels)
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    if height == 0 or width == 0:
-        raise InvalidImageError(
-            f"the image is empty ({width}x{height} pixels); check the camera driver"
-        )
-    if height * width > max_pixels:
-        raise InvalidImageError(
-            f"absurd size {width}x{height} ({height * width} pixels, limit {max_pixels}); "
-            "the message header is probably corrupt"
-        )
     pixel_bytes = layout.channels * layout.itemsize
-    if step < width * pixel_bytes:
-        raise InvalidImageError(
-            f"step {step} is smaller than width * bytes per pixel = {width * pixel_bytes} "
-            f"for a {width}-pixel-wide {encoding} image"
-        )
     buffer = np.frombuffer(msg.data, np.uint8)
-    if buffer.size < step * height:
-        raise InvalidImageError(
-            f"the image data is too short: expected step * height = {step * height} bytes, "
-            f"received {buffer.size}"
-        )
     dtype = np.dtype(np.uint8 if layout.itemsize == 1 else ">u2" if msg.is_bigendian else "<u2")
     shape: tuple[int, ...] = (height, width)
     strides: tuple[int, ...] = (step, pixel_bytes)
@@ -122,31 +154,37 @@ def image_to_array(
     pixels = np.ndarray(shape, dtype, buffer=buffer, strides=strides)
     pixels.flags.writeable = False  # a view of the message: never write through it
     if layout.conversion is not None:
-        if layout.channels == 2 and width % 2:  # YUV 4:2:2 shares chroma between pixel pairs
-            raise InvalidImageError(f"a {encoding} image needs an even width, got {width}")
         pixels = np.asarray(cv2.cvtColor(pixels, layout.conversion), np.uint8)
     elif layout.itemsize == 2:
         pixels = pixels.astype(np.uint16, copy=False)  # copies only when byte-swapping
     return pixels, layout.pixel_format
 
 
-_PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
-_JPEG_SOF: Final = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # start-of-frame markers
+def check_compressed(msg: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> EncodedImage:
+    """Check a CompressedImage without decoding it; return what its JPEG or PNG header declares.
 
-
-def _header_hw(data: memoryview) -> tuple[int, int] | None:
-    """Read (height, width) from a PNG or JPEG header without decoding; None where not found."""
-    if bytes(data[:8]) == _PNG_SIGNATURE and len(data) >= 24:
-        width, height = struct.unpack_from(">II", data, 16)
-        return int(height), int(width)
-    if bytes(data[:2]) == b"\xff\xd8":
-        i = 2
-        while i + 9 <= len(data) and data[i] == 0xFF:
-            if data[i + 1] in _JPEG_SOF:
-                height, width = struct.unpack_from(">HH", data, i + 5)
-                return int(height), int(width)
-            i += 1 if data[i + 1] == 0xFF else 2 + struct.unpack_from(">H", data, i + 2)[0]
-    return None
+    ``msg`` is a CompressedImage or a ``SerializedCompressedImage``. Refuses depth formats, empty
+    data, formats other than JPEG and PNG, sizes over max_pixels and data too short for its size
+    (``yolo_trt_ros.image_headers.check_encoded``); cheap enough to run as each frame arrives.
+    """
+    format_field = str(msg.format)
+    data = memoryview(msg.data).cast("B")
+    if "compresseddepth" in format_field.lower():
+        raise InvalidImageError(
+            f"format {format_field!r} is a compressedDepth (depth) image; {_DEPTH_HINT}",
+            kind="encoding",
+        )
+    if len(data) == 0:
+        raise InvalidImageError(
+            f"the compressed image has no data (format field says {format_field!r})",
+            kind="corrupt",
+        )
+    try:
+        return check_encoded(data, max_pixels)
+    except InvalidImageError as error:
+        raise InvalidImageError(
+            f"{error} (format field says {format_field!r})", kind=error.kind
+        ) from None
 
 
 def compressed_to_array(
@@ -154,37 +192,76 @@ def compressed_to_array(
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     decoder: ImageDecoder | None = None,
+    on_decoder_message: Callable[[str], None] | None = None,
 ) -> tuple[npt.NDArray[np.uint8], str]:
-    """Decode a sensor_msgs/CompressedImage (JPEG, PNG, anything cv2.imdecode reads).
+    """Decode a sensor_msgs/CompressedImage holding a JPEG or PNG, to bgr8.
 
-    ``decoder`` defaults to OpenCV (bgr8 out); the node passes the one its ``jpeg_decoder``
-    parameter chose. PNG and JPEG sizes are checked against max_pixels from the header, before
-    decoding. A truncated JPEG is refused by OpenCV 5 (imdecode returns None); OpenCV 4 builds
-    may instead return the partly decoded image with a libjpeg warning, which is accepted.
+    ``decoder`` defaults to OpenCV; the node passes the one its ``jpeg_decoder`` parameter chose.
+    :func:`check_compressed` runs first: nothing is decoded that it refuses. What the decoder
+    prints to stderr (libjpeg's "Corrupt JPEG data: ...") goes to ``on_decoder_message`` for a
+    frame that decoded (to stderr as before when None), and into the refusal for one that did not.
     """
+    header = check_compressed(msg, max_pixels=max_pixels)
     format_field = str(msg.format)
     data = memoryview(msg.data).cast("B")
-    if "compresseddepth" in format_field.lower():
-        raise InvalidImageError(
-            f"format {format_field!r} is a compressedDepth (depth) image; {_DEPTH_HINT}"
-        )
-    if len(data) == 0:
-        raise InvalidImageError(
-            f"the compressed image has no data (format field says {format_field!r})"
-        )
-    header_hw = _header_hw(data)
-    if header_hw is not None and header_hw[0] * header_hw[1] > max_pixels:
-        raise InvalidImageError(f"absurd size {header_hw[1]}x{header_hw[0]} in the image header")
-    decoded = (decoder or _OPENCV).decode(np.frombuffer(data, np.uint8))
+    with capture_decoder_output() as printed:
+        decoded = (decoder or _OPENCV).decode(np.frombuffer(data, np.uint8))
     if decoded is None:
+        said = f"; the decoder said: {printed.text}" if printed.lines else ""
         raise InvalidImageError(
-            f"could not decode {len(data)} bytes as an image (format field says {format_field!r}); "
-            "the data is truncated, corrupt or not an image"
+            f"could not decode {len(data)} bytes as a {header.width}x{header.height} "
+            f"{header.coding} {header.format.upper()} (format field says {format_field!r}): "
+            f"the data is truncated or corrupt{said}",
+            kind="corrupt",
         )
+    if printed.lines:
+        if on_decoder_message is None:
+            print(*printed.lines, sep="\n", file=sys.stderr)
+        else:
+            on_decoder_message(printed.text)
     image, pixel_format = decoded
-    if image.shape[0] * image.shape[1] > max_pixels:
-        raise InvalidImageError(f"absurd size {image.shape[1]}x{image.shape[0]} after decoding")
+    if image.shape[0] * image.shape[1] > header.pixels:  # cannot be: the header was read wrong
+        raise InvalidImageError(
+            f"the decoder returned {image.shape[1]}x{image.shape[0]} pixels for a "
+            f"{header.width}x{header.height} {header.format.upper()}",
+            kind="corrupt",
+        )
     return image, pixel_format
+
+
+def compressed_to_device(
+    msg: CompressedImage,
+    *,
+    decoder: ImageDecoder | None,
+    cuda_stream: int | None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> tuple[Any, str] | None:
+    """Decode a JPEG CompressedImage straight into GPU memory for the GPU pipeline, or return None.
+
+    Only with a decoder that decodes on the device (nvImageCodec's ``decode_on_device``) and a
+    detector that takes GPU images (``cuda_stream``: its CUDA stream, on which the decode is
+    queued). The header check of :func:`compressed_to_array` runs first. None: decode with
+    :func:`compressed_to_array` (no GPU decoder, a PNG, or a JPEG nvImageCodec cannot decode).
+    Returns the image (with a CUDA Array Interface: ``GpuDetector`` reads it in place) and its
+    pixel format.
+    """
+    decode_on_device = getattr(decoder, "decode_on_device", None)
+    if decode_on_device is None or cuda_stream is None:
+        return None
+    header = check_compressed(msg, max_pixels=max_pixels)
+    if header.format != "jpeg":
+        return None
+    decoded = decode_on_device(np.frombuffer(memoryview(msg.data).cast("B"), np.uint8), cuda_stream)
+    if decoded is None:
+        return None
+    height, width = (int(side) for side in decoded[0].__cuda_array_interface__["shape"][:2])
+    if height * width > header.pixels:  # cannot be: the header was read wrong
+        raise InvalidImageError(
+            f"the GPU decoder returned {width}x{height} pixels for a "
+            f"{header.width}x{header.height} JPEG",
+            kind="corrupt",
+        )
+    return decoded[0], str(decoded[1])
 
 
 def array_to_image_msg(image: npt.NDArray[np.uint8], header: Header) -> Image:

@@ -4,7 +4,8 @@ With ``create_subscription(..., raw=True)`` rclpy hands the callback the CDR byt
 message; ``image_from_cdr`` and ``compressed_image_from_cdr`` read the few header fields and
 return the pixel data as a memoryview of those bytes: no Python message is built and no pixel is
 copied (``image_to_array`` then views it in place). ``TransportMonitor`` counts the DDS
-message-lost events of a subscription and says, for the camera's diagnostics, when large frames
+message-lost events of a subscription and the frames missing from its publishers' sequence numbers
+(``yolo_trt_ros.stream.sequence_gaps``), and says, for the camera's diagnostics, when large frames
 are being lost or travel over a setup known to lose them, and what to do about it.
 """
 
@@ -13,16 +14,19 @@ from __future__ import annotations
 import struct
 import time
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from rclpy.utilities import get_rmw_implementation_identifier
 from std_msgs.msg import Header
 
 from yolo_trt_ros.dds import frame_loss_risk
 from yolo_trt_ros.errors import InvalidImageError
-from yolo_trt_ros.ros.compat import QoSMessageLostInfo
+from yolo_trt_ros.ros.compat import FEATURES, QoSMessageLostInfo, RclpyFeatures, publication_of
+from yolo_trt_ros.stream.sequence_gaps import SequenceGaps
 
 __all__ = [
     "LOSS_WINDOW_S",
@@ -140,8 +144,12 @@ def frame_from_cdr(
 class TransportMonitor:
     """Frames of one camera lost in transport, and whether its setup is known to lose them."""
 
-    def __init__(self, best_effort: bool) -> None:
+    def __init__(self, best_effort: bool, features: RclpyFeatures = FEATURES) -> None:
         self.best_effort = best_effort
+        self.features = features
+        self.sequences = SequenceGaps()  # per subscription: a new one starts a new baseline
+        self.publishers: Callable[[], int] = lambda: 1
+        """How many publishers the subscription has (set by its owner once subscribed)."""
         self.frame_bytes = 0
         self.lost_total = 0
         self.losses_unreported = ""
@@ -153,6 +161,27 @@ class TransportMonitor:
     def observe(self, frame_bytes: int) -> None:
         """Note the size of an arriving frame (bytes on the wire)."""
         self.frame_bytes = frame_bytes
+
+    def missed_before(self, info: Mapping[str, Any] | None) -> int:
+        """Return how many frames of this frame's publisher were sent but never delivered before it."""
+        return self.sequences.observe(*publication_of(info), self.publishers)
+
+    def missed_unknown(self) -> str:
+        """Say why undelivered frames cannot be counted ('' when they can)."""
+        if not self.features.message_info_callbacks:
+            return "this rclpy passes no message info to callbacks (Humble): no sequence numbers"
+        if self.sequences.numbered is False:
+            return f"{get_rmw_implementation_identifier()} gives no publication sequence numbers"
+        return ""
+
+    def missed_caveat(self) -> str:
+        """Say what the count of undelivered frames leaves out ('' when nothing)."""
+        if not self.sequences.unattributed:
+            return ""
+        return (
+            f"{self.sequences.unattributed} frame(s) came while several publishers shared the "
+            "topic, and this rclpy does not say which one sent each"
+        )
 
     def on_message_lost(self, info: QoSMessageLostInfo) -> None:
         """Subscription event callback: DDS gave up on ``total_count_change`` samples."""

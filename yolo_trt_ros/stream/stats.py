@@ -1,4 +1,12 @@
-"""Per-camera counters for diagnostics: rates, latency percentiles, drops, bad frames, errors."""
+"""Per-camera counters for diagnostics: rates, latency percentiles, and a ledger of every frame.
+
+The ledger closes at every moment: each frame that reaches the callback is counted as received
+together with where it went (skipped by the rate cap, refused on arrival, or in flight: waiting in
+the mailbox or being processed), and an in-flight frame leaves with exactly one outcome (published,
+dropped for a newer one, bad, a processing error, or discarded when processing stopped), all under
+one lock. So received == published + dropped + bad + skipped + errors + discarded + in flight.
+Frames that never reached the callback are counted apart, as ``missed`` (an estimate).
+"""
 
 from __future__ import annotations
 
@@ -34,6 +42,22 @@ class StatsSnapshot:
     seconds_since_input: float | None
     last_problem: str
     skipped: int = 0  # frames left out by the frame-rate cap (max_rate_hz), not lost
+    in_flight: int = 0  # frames waiting in the mailbox or being processed
+    discarded: int = 0  # frames still in flight when processing stopped (deactivate, shutdown)
+    missed: int = 0  # frames sent that never reached the callback (from sequence numbers)
+
+    @property
+    def accounted(self) -> int:
+        """Received frames whose outcome is known or pending; equals ``received`` by construction."""
+        return (
+            self.published
+            + self.dropped
+            + self.bad_frames
+            + self.skipped
+            + self.errors
+            + self.discarded
+            + self.in_flight
+        )
 
 
 class StreamStats:
@@ -55,7 +79,10 @@ class StreamStats:
             "bad": 0,
             "errors": 0,
             "skipped": 0,
+            "discarded": 0,
+            "missed": 0,
         }
+        self._in_flight = 0
         self._last_input: float | None = None
         self.last_problem = ""
 
@@ -67,48 +94,76 @@ class StreamStats:
         while self._published and self._published[0][0] < horizon:
             self._published.popleft()
 
+    def _arrived(self) -> float:
+        now = self._now()
+        self._received.append(now)
+        self._last_input = now
+        self._totals["received"] += 1
+        self._trim(now)
+        return now
+
     def received(self) -> None:
-        """Count a frame arriving from the camera."""
+        """Count a frame arriving and going to the model (in flight until its outcome is counted)."""
         with self._lock:
-            now = self._now()
-            self._received.append(now)
-            self._last_input = now
-            self._totals["received"] += 1
-            self._trim(now)
+            self._arrived()
+            self._in_flight += 1
+
+    def skipped(self) -> None:
+        """Count a frame arriving and left out on purpose by the frame-rate cap."""
+        with self._lock:
+            self._arrived()
+            self._totals["skipped"] += 1
+
+    def refused(self, reason: str) -> None:
+        """Count a frame arriving and refused at once as invalid input (a bad frame)."""
+        with self._lock:
+            self._bad.append(self._arrived())
+            self._totals["bad"] += 1
+            self.last_problem = reason
 
     def published(self, latency_ms: float) -> None:
-        """Count a frame's detections going out, with its receive-to-publish latency."""
+        """Count an in-flight frame's detections going out, with its receive-to-publish latency."""
         with self._lock:
             now = self._now()
             self._published.append((now, latency_ms))
             self._totals["published"] += 1
+            self._in_flight -= 1
             self._trim(now)
 
     def dropped(self, count: int = 1) -> None:
-        """Count frames replaced by newer ones before the model got to them."""
+        """Count in-flight frames replaced by newer ones before the model got to them."""
         with self._lock:
             now = self._now()
             self._dropped.extend([now] * count)
             self._totals["dropped"] += count
-
-    def skipped(self) -> None:
-        """Count a frame left out on purpose by the frame-rate cap."""
-        with self._lock:
-            self._totals["skipped"] += 1
+            self._in_flight -= count
 
     def bad_frame(self, reason: str) -> None:
-        """Count a frame refused as invalid input."""
+        """Count an in-flight frame refused as invalid input when it was processed."""
         with self._lock:
             self._bad.append(self._now())
             self._totals["bad"] += 1
+            self._in_flight -= 1
             self.last_problem = reason
 
     def error(self, reason: str) -> None:
-        """Count a frame lost to an unexpected processing error."""
+        """Count an in-flight frame lost to an unexpected processing error."""
         with self._lock:
             self._errors.append(self._now())
             self._totals["errors"] += 1
+            self._in_flight -= 1
             self.last_problem = reason
+
+    def discarded(self, count: int = 1) -> None:
+        """Count in-flight frames left unprocessed because processing stopped."""
+        with self._lock:
+            self._totals["discarded"] += count
+            self._in_flight -= count
+
+    def missed(self, count: int) -> None:
+        """Count frames sent that never reached the callback (not part of ``received``)."""
+        with self._lock:
+            self._totals["missed"] += count
 
     def snapshot(self) -> StatsSnapshot:
         """Summarise the current window."""
@@ -144,6 +199,9 @@ class StreamStats:
                 seconds_since_input=None if self._last_input is None else now - self._last_input,
                 last_problem=self.last_problem,
                 skipped=self._totals["skipped"],
+                in_flight=self._in_flight,
+                discarded=self._totals["discarded"],
+                missed=self._totals["missed"],
             )
 
     def _first_event_time(self, now: float) -> float:
