@@ -12,6 +12,8 @@ from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode, Node
 
+from yolo_trt_ros.launch_support.launch_files import check_arguments
+
 
 def generate_launch_description() -> LaunchDescription:
     """Declare the arguments and the three nodes."""
@@ -23,6 +25,7 @@ def generate_launch_description() -> LaunchDescription:
     camera_args = ["--topic", "/yolo_demo/image", "--rate", rate]
     return LaunchDescription(
         [
+            check_arguments("demo.launch.py", ["source", "rate", "out"]),
             DeclareLaunchArgument(
                 "source",
                 default_value="",

@@ -22,9 +22,16 @@ from launch import LaunchDescription
 from launch.actions import OpaqueFunction
 
 from yolo_trt_ros.launch_support import DETECT_ARGUMENTS
-from yolo_trt_ros.launch_support.launch_files import declare, detector_node
+from yolo_trt_ros.launch_support.launch_files import check_arguments, declare, detector_node
 
 
 def generate_launch_description() -> LaunchDescription:
-    """Declare the arguments; start the detector once they are known."""
-    return LaunchDescription([*declare(DETECT_ARGUMENTS), OpaqueFunction(function=detector_node)])
+    """Declare the arguments, refuse unknown ones; start the detector once they are known."""
+    names = [argument.name for argument in DETECT_ARGUMENTS]
+    return LaunchDescription(
+        [
+            check_arguments("detect.launch.py", names),
+            *declare(DETECT_ARGUMENTS),
+            OpaqueFunction(function=detector_node),
+        ]
+    )

@@ -11,9 +11,16 @@ from launch import LaunchDescription
 from launch.actions import OpaqueFunction
 
 from yolo_trt_ros.launch_support import EXPORT_ARGUMENTS
-from yolo_trt_ros.launch_support.launch_files import declare, export_node
+from yolo_trt_ros.launch_support.launch_files import check_arguments, declare, export_node
 
 
 def generate_launch_description() -> LaunchDescription:
-    """Declare the arguments; start the export node once they are known."""
-    return LaunchDescription([*declare(EXPORT_ARGUMENTS), OpaqueFunction(function=export_node)])
+    """Declare the arguments, refuse unknown ones; start the export node once they are known."""
+    names = [argument.name for argument in EXPORT_ARGUMENTS]
+    return LaunchDescription(
+        [
+            check_arguments("export.launch.py", names),
+            *declare(EXPORT_ARGUMENTS),
+            OpaqueFunction(function=export_node),
+        ]
+    )

@@ -40,8 +40,8 @@ ros_free=(
   test_annotate test_backends test_build_process test_dds test_decode test_detector
   test_engine_cache test_engine_manager test_gpu_jpeg_decode test_gpu_kernels test_gpu_pipeline
   test_gpu_tensorrt test_heap test_letterbox test_model_variants test_module_imports test_nms
-  test_onnx_static test_precision test_rate_cap test_resize_taps test_runtime_plan
-  test_ultralytics_agreement
+  test_onnx_static test_precision test_pytest_compat test_rate_cap test_resize_taps
+  test_runtime_plan test_ultralytics_agreement
 )
 files=()
 for name in "${ros_free[@]}"; do files+=("test/$name.py"); done

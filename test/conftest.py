@@ -40,6 +40,32 @@ except ImportError as error:  # pragma: no cover - environment problem, not a te
     )
 
 
+def _messages_missing_reason() -> str | None:
+    """Why yolo_trt_ros.msg cannot be imported (it is generated into install/ only), or None."""
+    import importlib.util
+
+    import yolo_trt_ros
+
+    if importlib.util.find_spec("yolo_trt_ros.msg") is not None:
+        return None
+    where = Path(yolo_trt_ros.__file__).resolve().parent
+    if where == REPO_ROOT / "yolo_trt_ros":
+        return (
+            f"yolo_trt_ros was imported from the source tree ({where}), which has no generated "
+            "msg/ module: run `pytest ...`, not `python -m pytest ...` (that puts the current "
+            "folder first on sys.path), and keep the repository off PYTHONPATH, after "
+            "`source install/setup.bash`."
+        )
+    return (
+        f"yolo_trt_ros (from {where}) has no generated msg/ module: run scripts/setup.sh, then "
+        "`source install/setup.bash`."
+    )
+
+
+if (_reason := _messages_missing_reason()) is not None:  # pragma: no cover - environment problem
+    pytest.exit(_reason, returncode=3)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_make_collect_report(
     collector: pytest.Collector,

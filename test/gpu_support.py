@@ -1,7 +1,7 @@
 """What the GPU tests share: why they skip where no CUDA device exists, the model, the comparisons.
 
 The GPU tests need no ROS and import nothing from conftest.py, so on a GPU machine without ROS they
-run on their own: ``python -m pytest --noconftest -p no:cacheprovider test/test_gpu_*.py`` with the
+run on their own: ``pytest --noconftest -p no:cacheprovider test/test_gpu_*.py`` with the
 repository and test/ on PYTHONPATH. ``YOLO_TRT_ROS_MODEL`` points them at the YOLO11n ONNX where the
 bundled model package is not installed.
 """

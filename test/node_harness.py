@@ -64,6 +64,7 @@ class DetectorProcess:
         tmp_path: Path,
         base_params: Path | None = None,
         env: Mapping[str, str] | None = None,
+        namespace: str = "",
         **parameters: Any,
     ) -> None:
         self.name = name
@@ -81,6 +82,7 @@ class DetectorProcess:
             "--ros-args",
             "-r",
             f"__node:={name}",
+            *(["-r", f"__ns:={namespace}"] if namespace else []),
         ]
         if base_params is not None:  # the later file overrides the earlier one
             command += ["--params-file", str(base_params)]

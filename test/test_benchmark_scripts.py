@@ -89,3 +89,38 @@ def test_node_benchmark_measures_the_detector_node_end_to_end(tmp_path: Path) ->
     assert isinstance(legs, dict)
     assert ("skipped" in legs["pipeline"]) != ("sizes" in legs["pipeline"])  # measured, or why not
     assert (tmp_path / "plot.png").stat().st_size > 0
+
+
+def test_first_frame_benchmark_reports_when_the_node_answered(tmp_path: Path) -> None:
+    report = _run(
+        "bench_first_frame.py",
+        *("--runs", "1", "--size", "320x240", "--settle", "0.5"),
+        *("--log", str(tmp_path / "node.log")),
+        tmp_path=tmp_path,
+    )
+    cases = report["cases"]
+    assert isinstance(cases, dict) and set(cases) == {"camera_first", "node_first"}
+    for case in cases.values():
+        (run,) = case["runs"]
+        assert run["first_detection_s"] is not None, run  # the node answered the camera
+        assert run["qos"].startswith("reliable"), run  # and matched its RELIABLE publisher
+        assert case["median"]["first_detection_s"] == run["first_detection_s"]
+
+
+def test_hostile_soak_runs_every_phase_against_a_live_node(tmp_path: Path) -> None:
+    report = _run(
+        "soak_hostile.py",
+        *("--frames", "60", "--requests", "9", "--cycles", "2", "--normal-seconds", "1"),
+        *("--largest", "0"),
+        tmp_path=tmp_path,
+    )
+    assert "error" not in report and report["crashed"] is False and report["exit_code"] == 0
+    hostile = report["hostile_frames"]
+    assert isinstance(hostile, dict) and hostile["frames_sent"] == 60
+    assert hostile["good_frames_detected"] > 0 and hostile["peak_rss_mb"] > 0
+    assert hostile["accounting_closes"] == {"raw": True, "jpeg": True}, hostile["diagnostics"]
+    requests = report["requests"]
+    assert isinstance(requests, dict) and requests["answered"] == requests["sent"] == 9
+    lifecycle = report["lifecycle"]
+    assert isinstance(lifecycle, dict) and lifecycle["failed_cycles"] == 0
+    assert len(lifecycle["rss_mb"]) == 2 and report["still_detecting"] is True

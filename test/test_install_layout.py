@@ -5,6 +5,7 @@ import importlib.metadata
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,29 @@ def test_versions_agree() -> None:
     assert yolo_trt_ros.__version__ == manifest_version
     # the egg-info rosidl_generator_py installs carries package.xml's version
     assert importlib.metadata.version(PACKAGE) == manifest_version
+
+
+def test_python_m_pytest_in_the_source_tree_stops_with_what_to_run_instead() -> None:
+    # `python -m pytest` puts the current folder first on sys.path: yolo_trt_ros then comes from
+    # the source tree, which lacks the generated msg/ module that only install/ has.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--co",
+            "-q",
+            "test/conftest.py",
+        ],
+        check=False,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "imported from the source tree" in output, output
+    assert "not `python -m pytest" in output, output

@@ -30,6 +30,7 @@ from yolo_trt_ros.launch_support import (
     read_node_parameters,
     write_parameters_file,
 )
+from yolo_trt_ros.launch_support import arguments as arguments_module
 from yolo_trt_ros.launch_support.arguments import DETECTOR_PASSTHROUGH
 from yolo_trt_ros.launch_support.params_files import node_name_matches
 from yolo_trt_ros.ros.parameters import PARAMETERS, DetectorConfig
@@ -283,6 +284,13 @@ def test_layers_profile_then_params_file_then_arguments(tmp_path: Path) -> None:
     assert result.effective["max_rate_hz"] == 5.0  # file over profile
     assert result.effective["precision"] == raw_profile("15w")["precision"]  # profile over default
     assert result.effective["autostart"] is False  # the file's, not the launch default
+    assert "`ros2 lifecycle set /yolo_detector configure`" in " ".join(result.notes)
+
+
+def test_the_shipped_params_file_leaves_autostart_to_the_launch() -> None:
+    result = plan(params_file=str(CONFIG / "detector.yaml"))
+    assert result.effective["autostart"] is True
+    assert "autostart is false" not in " ".join(result.notes)
 
 
 def test_a_profile_s_model_size_comes_from_models_dir(tmp_path: Path) -> None:
@@ -392,3 +400,70 @@ def test_export_passes_given_arguments_over_the_params_file(tmp_path: Path) -> N
     assert (result.name, result.ros_arguments) == ("yolo_export", ("--log-level", "info"))
     with pytest.raises(InvalidSettingError, match="image_size: '500'"):
         plan_export({"image_size": "500"})
+
+
+# --- unknown launch arguments --------------------------------------------------------------------
+
+DETECT_NAMES = [argument.name for argument in DETECT_ARGUMENTS]
+
+
+@pytest.mark.parametrize(
+    ("argv", "launch_file"),
+    [
+        (
+            ["/opt/ros/jazzy/bin/ros2", "launch", "yolo_trt_ros", "detect.launch.py", "a:=b"],
+            "detect.launch.py",
+        ),
+        (
+            ["ros2", "launch", "-d", "--launch-prefix", "gdb -ex run", "/x/my.launch.py"],
+            "my.launch.py",
+        ),
+        (["ros2", "launch", "yolo_trt_ros", "x.launch.xml"], "x.launch.xml"),
+        (["ros2", "launch", "pkg", "a:=other.launch.py"], None),  # an argument, not the file
+        (["/usr/bin/pytest", "test/test_launch_detect.py"], None),
+        (["ros2", "run", "yolo_trt_ros", "detector"], None),
+    ],
+)
+def test_the_launch_file_a_ros2_launch_command_line_runs(
+    argv: list[str], launch_file: str | None
+) -> None:
+    assert arguments_module.ros2_launch_file(argv) == launch_file
+
+
+def test_a_misspelled_argument_is_refused_naming_the_valid_ones() -> None:
+    error = arguments_module.unknown_argument_error(
+        "detect.launch.py", DETECT_NAMES, ["model", "image_topic", "bogus"]
+    )
+    assert error is not None
+    assert "has no argument bogus, image_topic (did you mean image_topics?)" in error
+    assert all(name in error for name in DETECT_NAMES)
+    assert "detect.launch.py --show-args" in error
+    assert (
+        arguments_module.unknown_argument_error("detect.launch.py", DETECT_NAMES, DETECT_NAMES)
+        is None
+    )
+
+
+def test_an_included_launch_file_warns_only_about_names_close_to_its_own() -> None:
+    # the command line's arguments of an including file: its own (robot, camera) are no concern
+    given = ["robot", "camera", "image_topic", "use_sim_time"]
+    warnings = arguments_module.misspelled_argument_warnings(
+        "detect.launch.py", DETECT_NAMES, given
+    )
+    assert len(warnings) == 1 and "image_topic is not one of detect.launch.py's" in warnings[0]
+    assert "did you mean image_topics?" in warnings[0]
+
+
+def test_every_launch_file_checks_its_own_arguments() -> None:
+    """The glue is run by the launch_testing tests only: check here that every file is wired."""
+    for path in LAUNCH.glob("*.launch.py"):
+        text = path.read_text()
+        if path.name.startswith("detect_"):  # include_detect_with_profile checks detect_<mode>
+            assert "include_detect_with_profile(" in text, path.name
+            continue
+        (checked,) = re.findall(r'check_arguments\("([\w.]+)"', text)
+        assert checked == path.name
+        declared = set(re.findall(r'DeclareLaunchArgument\(\s*"(\w+)"', text))
+        if declared:  # declared one by one: the checked list must be the same names
+            (listed,) = re.findall(r"check_arguments\([^,]+, \[([^\]]*)\]\)", text)
+            assert set(re.findall(r'"(\w+)"', listed)) == declared, path.name

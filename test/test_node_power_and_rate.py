@@ -143,7 +143,11 @@ def test_power_mode_on_a_jetson_warns_and_switches_when_asked(
     assert "power mode: running 15W" in detectors[0].log
 
     client = LifecycleClient(ros, node)
-    assert client.set_parameter("set_power_mode", True) == (True, "")
+    # accepted, and the answer says it only applies at the next configure
+    assert client.set_parameter("set_power_mode", True) == (
+        True,
+        "stored; applies at the next configure (cleanup + configure)",
+    )
     assert client.transition("deactivate") and client.transition("cleanup")
     assert client.transition("configure")
     assert fake.current == 3 and "-m 3" in fake.calls

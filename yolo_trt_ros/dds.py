@@ -1,11 +1,12 @@
 """The DDS configuration shipped for camera frames, and the environment that applies it (no ROS).
 
 DDS middlewares read their configuration from environment variables when a process starts, so a
-launch file applies a profile by setting them for every node it starts (the camera driver too):
+launch file applies a profile by giving them to each node it starts, the camera driver too
+(``detect.launch.py`` gives them to the detector only, never to the including launch file):
 
     from yolo_trt_ros.dds import dds_environment
-    for name, value in dds_environment().variables.items():
-        SetEnvironmentVariable(name, value)   # launch.actions
+    Node(package="usb_cam", executable="usb_cam_node_exe",
+         additional_env=dds_environment().variables)   # launch_ros.actions
 
 ``dds_environment`` sets nothing where the user already chose a profile, where the opt-out
 ``YOLO_TRT_ROS_DDS_PROFILE=off`` is set, or for a middleware without a shipped profile.

@@ -7,7 +7,10 @@ first), and a given argument overrides all of them.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any, Final
 
 import yaml
@@ -21,8 +24,11 @@ __all__ = [
     "EXPORT_ARGUMENTS",
     "LOG_LEVELS",
     "LaunchArgument",
+    "misspelled_argument_warnings",
     "parse_bool",
     "parse_parameter_text",
+    "ros2_launch_file",
+    "unknown_argument_error",
 ]
 
 LOG_LEVELS: Final = ("debug", "info", "warn", "error", "fatal")
@@ -196,3 +202,74 @@ def parse_parameter_text(name: str, text: str) -> Any:
             f"launch argument {name}: {text!r} is not a valid {kind} ({error})"
         ) from None
     return text.strip()
+
+
+# The file name endings `ros2 launch` takes as launch files.
+_LAUNCH_FILE_ENDINGS: Final = (".launch.py", ".launch.xml", ".launch.yaml", ".launch.yml")
+
+
+def ros2_launch_file(argv: Sequence[str]) -> str | None:
+    """Return the launch file a `ros2 launch` command line runs (its name); None for other programs.
+
+    `ros2 launch [options] <package> <file> [name:=value ...]` or `ros2 launch <path> [...]`: the
+    launch file is the first word before the arguments that ends like one.
+    """
+    if len(argv) < 3 or PurePath(argv[0]).name != "ros2" or argv[1] != "launch":
+        return None
+    for word in argv[2:]:
+        if ":=" in word:
+            break
+        if word.endswith(_LAUNCH_FILE_ENDINGS):
+            return PurePath(word).name
+    return None
+
+
+def _declared_list(launch_file: str, declared: Sequence[str]) -> str:
+    return (
+        f"{launch_file}'s arguments are {', '.join(declared)} "
+        f"(`ros2 launch yolo_trt_ros {launch_file} --show-args` describes them)"
+    )
+
+
+def _close(name: str, declared: Sequence[str]) -> list[str]:
+    return difflib.get_close_matches(name, declared, n=2, cutoff=0.75)
+
+
+def unknown_argument_error(
+    launch_file: str, declared: Sequence[str], given: Iterable[str]
+) -> str | None:
+    """Why the arguments given to the launch file on the command line are refused, or None.
+
+    `ros2 launch` silently ignores an argument that the launch file does not declare, so a
+    misspelled one (image_topic:=...) would leave the setting at its default without a word.
+    """
+    unknown = sorted({name for name in given if name not in declared})
+    if not unknown:
+        return None
+    parts = []
+    for name in unknown:
+        close = _close(name, declared)
+        parts.append(f"{name} (did you mean {' or '.join(close)}?)" if close else name)
+    return (
+        f"{launch_file} has no argument {', '.join(parts)}: {_declared_list(launch_file, declared)}"
+    )
+
+
+def misspelled_argument_warnings(
+    launch_file: str, declared: Sequence[str], names: Iterable[str]
+) -> list[str]:
+    """Warnings for names that look like a misspelled argument of an included launch file.
+
+    An included launch file sees the command line's arguments too, which are meant for the file
+    that includes it: only names close to one of its own arguments are suspicious.
+    """
+    warnings = []
+    for name in sorted(set(names) - set(declared)):
+        close = _close(name, declared)
+        if close:
+            warnings.append(
+                f"launch argument {name} is not one of {launch_file}'s (did you mean "
+                f"{' or '.join(close)}?); ignore this if the including launch file declares it. "
+                f"{_declared_list(launch_file, declared)}"
+            )
+    return warnings

@@ -7,18 +7,28 @@ launch_testing tests (test/test_launch_*.py).
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import launch.logging
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchContext, LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, SetEnvironmentVariable
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch_ros.actions import LifecycleNode, Node
 
 from yolo_trt_ros.dds import dds_environment
-from yolo_trt_ros.launch_support.arguments import LaunchArgument, parse_bool
+from yolo_trt_ros.errors import InvalidSettingError
+from yolo_trt_ros.launch_support.arguments import (
+    DETECT_ARGUMENTS,
+    LaunchArgument,
+    misspelled_argument_warnings,
+    parse_bool,
+    ros2_launch_file,
+    unknown_argument_error,
+)
 from yolo_trt_ros.launch_support.plan import (
     DetectorLaunchPlan,
     ExportLaunchPlan,
@@ -28,6 +38,7 @@ from yolo_trt_ros.launch_support.plan import (
 )
 
 __all__ = [
+    "check_arguments",
     "declare",
     "detector_node",
     "export_node",
@@ -51,12 +62,37 @@ def declare(arguments: tuple[LaunchArgument, ...]) -> list[DeclareLaunchArgument
     ]
 
 
+def check_arguments(launch_file: str, declared: Sequence[str]) -> OpaqueFunction:
+    """Return an action refusing arguments the launch file does not declare (launch ignores them).
+
+    Refused when this file is the one `ros2 launch` runs; when it is included, the command line's
+    arguments belong to the including file, and only a name close to one of ours is warned about.
+    """
+
+    def check(context: LaunchContext) -> list[Any]:
+        given = [word.split(":=", 1)[0] for word in context.argv if ":=" in word]
+        if ros2_launch_file(sys.argv) == launch_file:
+            error = unknown_argument_error(launch_file, declared, given)
+            if error is not None:
+                raise InvalidSettingError(error)
+        else:
+            logger = launch.logging.get_logger(launch_file)
+            for warning in misspelled_argument_warnings(launch_file, declared, given):
+                logger.warning(warning)
+        return []
+
+    return OpaqueFunction(function=check)
+
+
 def _pushed_namespace(context: LaunchContext) -> str:
     return str(context.launch_configurations.get("ros_namespace") or "")
 
 
 def _start(
-    node_class: type[Node], executable: str, plan: DetectorLaunchPlan | ExportLaunchPlan
+    node_class: type[Node],
+    executable: str,
+    plan: DetectorLaunchPlan | ExportLaunchPlan,
+    env: dict[str, str] | None = None,
 ) -> Node:
     files = [
         layer if isinstance(layer, str) else str(write_parameters_file(layer))
@@ -70,6 +106,7 @@ def _start(
         parameters=files,
         ros_arguments=list(plan.ros_arguments),
         output="screen",
+        additional_env=env,
     )
 
 
@@ -89,9 +126,17 @@ def detector_node(context: LaunchContext) -> list[Any]:
         "dds_profile", str(context.launch_configurations.get("dds_profile", "true"))
     )
     dds = dds_environment(enabled=enabled)
-    logger.info(f"DDS: {dds.reason}")
-    variables = [SetEnvironmentVariable(name, value) for name, value in dds.variables.items()]
-    return [*variables, _start(LifecycleNode, "detector", plan)]
+    # Only the detector's process gets the variables: set for the launch, they would also reach
+    # the actions of a launch file that includes this one, after it.
+    if dds.variables:
+        logger.info(
+            f"DDS: {dds.reason}, for the detector only; give the camera driver the same "
+            "(additional_env=yolo_trt_ros.dds.dds_environment().variables on its Node, "
+            "README: Camera transport), or large frames are lost between them"
+        )
+    else:
+        logger.info(f"DDS: {dds.reason}")
+    return [_start(LifecycleNode, "detector", plan, dict(dds.variables))]
 
 
 def export_node(context: LaunchContext) -> list[Any]:
@@ -105,9 +150,10 @@ def include_detect_with_profile(profile: str) -> LaunchDescription:
     detect = share_directory() / "launch" / "detect.launch.py"
     return LaunchDescription(
         [
+            check_arguments(f"detect_{profile}.launch.py", [a.name for a in DETECT_ARGUMENTS]),
             IncludeLaunchDescription(
                 PythonLaunchDescriptionSource(str(detect)),
                 launch_arguments={"power_mode": profile}.items(),
-            )
+            ),
         ]
     )

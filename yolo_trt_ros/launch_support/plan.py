@@ -246,6 +246,7 @@ def plan_detector(
         layers.append((f"params_file {params_file}", file_values))
     layers.append(("the launch arguments", given))
     effective = _validate(layers)
+    notes.extend(_waiting_note(effective, fqn))
 
     parameters: list[dict[str, Any] | str] = []
     if profile_values:
@@ -263,6 +264,16 @@ def plan_detector(
         warnings=tuple(warnings),
         effective=effective,
     )
+
+
+def _waiting_note(effective: Mapping[str, Any], fqn: str) -> list[str]:
+    """Say what a node that does not autostart waits for (else it would wait silently)."""
+    if effective["autostart"]:
+        return []
+    return [
+        "autostart is false: the node waits unconfigured for a lifecycle manager or "
+        f"`ros2 lifecycle set {fqn} configure`"
+    ]
 
 
 def _image_size(text: str) -> list[int]:

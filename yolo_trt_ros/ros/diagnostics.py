@@ -13,6 +13,7 @@ analyzer can group them by prefix. Levels:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
@@ -25,6 +26,7 @@ __all__ = [
     "camera_level",
     "camera_status",
     "detector_status",
+    "gpu_memory",
     "power_mode_status",
 ]
 
@@ -67,9 +69,24 @@ def camera_status(  # noqa: PLR0917 - one status needs all of these
     details: Mapping[str, object],
     stats: StatsSnapshot,
     active: bool,
+    *,
+    missed_unknown: str = "",
+    missed_caveat: str = "",
 ) -> DiagnosticStatus:
-    """Build the status of one camera stream."""
+    """Build the status of one camera stream.
+
+    Every received frame is in exactly one of published, dropped, skipped, bad, processing errors,
+    discarded or in flight. Frames that never reached the node are counted apart, from the
+    publishers' sequence numbers; ``missed_unknown`` says why they cannot be ('' when they can),
+    ``missed_caveat`` what the count leaves out ('' when nothing).
+    """
     level, message = camera_level(stats, active, topic)
+    missed: object = stats.missed
+    sent: object = stats.received + stats.missed
+    if missed_unknown:
+        missed, sent = f"unknown: {missed_unknown}", "unknown"
+    elif missed_caveat:
+        missed, sent = f"{missed} (at least: {missed_caveat})", f"at least {sent}"
     values = {
         "topic": topic,
         **details,
@@ -84,6 +101,10 @@ def camera_status(  # noqa: PLR0917 - one status needs all of these
         "frames skipped (rate cap)": stats.skipped,
         "bad frames": stats.bad_frames,
         "processing errors": stats.errors,
+        "frames in flight": stats.in_flight,
+        "frames discarded (stopped)": stats.discarded,
+        "frames missed before the callback": missed,
+        "frames sent (estimated)": sent,
         "last problem": stats.last_problem or "none",
     }
     return DiagnosticStatus(
@@ -92,6 +113,36 @@ def camera_status(  # noqa: PLR0917 - one status needs all of these
         message=message,
         hardware_id=topic,
         values=_values(values),
+    )
+
+
+_CUDA_DEVICE = re.compile(r"cuda:(\d+)")
+_MIB = 1024 * 1024
+
+
+def gpu_memory(device: str) -> str:
+    """Describe the memory of the GPU a backend runs on (``device`` as the backend reports it).
+
+    Asks the CUDA driver (cuMemGetInfo, through yolo_trt_ros.cuda.runtime) only for a cuda:N
+    device, so a CPU machine never imports CUDA. The driver knows the whole GPU's use, not this
+    process's share.
+    """
+    cuda = _CUDA_DEVICE.fullmatch(device)
+    if cuda is None:
+        if device.startswith("dla:"):
+            return f"n/a ({device}: a DLA core; a Jetson's GPU and DLA share the system memory)"
+        return "n/a (CPU backend)" if device == "cpu" else f"n/a (device {device})"
+    try:
+        from yolo_trt_ros.cuda.runtime import memory_info  # noqa: PLC0415 - GPU machines only
+    except ImportError as error:
+        return f"unknown: cuda-python is not installed ({error})"
+    try:
+        free, total = memory_info(int(cuda.group(1)))
+    except Exception as error:  # noqa: BLE001 - a diagnostic must not fail the node
+        return f"unknown: the CUDA driver did not answer ({type(error).__name__}: {error})"
+    return (
+        f"{(total - free) / _MIB:.0f} MiB used of {total / _MIB:.0f} MiB on {device} "
+        "(whole GPU, every process)"
     )
 
 

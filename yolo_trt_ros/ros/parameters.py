@@ -17,8 +17,10 @@ from typing import Any, Final
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
 from yolo_trt_ros.errors import InvalidSettingError
+from yolo_trt_ros.image_headers import DEFAULT_MAX_PIXELS
 
 __all__ = [
+    "APPLIED_AT_ONCE",
     "DEFAULT_MAX_PIXELS",
     "LIVE_PARAMETERS",
     "PARAMETERS",
@@ -43,9 +45,6 @@ class ParameterSpec:
     float_range: tuple[float, float] | None = None
     dynamic_typing: bool = False  # for lists that may hold names or indices, or stay unset
 
-
-DEFAULT_MAX_PIXELS: Final = 64 * 1024 * 1024
-"""Largest accepted width * height (e.g. 8192 x 8192); anything bigger is a corrupt header."""
 
 PARAMETERS: Final[tuple[ParameterSpec, ...]] = (
     ParameterSpec(
@@ -198,7 +197,7 @@ PARAMETERS: Final[tuple[ParameterSpec, ...]] = (
     ParameterSpec(
         "max_image_pixels",
         DEFAULT_MAX_PIXELS,
-        "Refuse images larger than this many pixels (protects against corrupt size fields).",
+        "Refuse images larger than this many pixels (corrupt size fields, decompression bombs); also bounds the memory a compressed frame may take to decode.",
         int_range=(1, 1 << 31),
     ),
     ParameterSpec(
@@ -206,6 +205,12 @@ PARAMETERS: Final[tuple[ParameterSpec, ...]] = (
         0.0,
         "Most frames processed per second per camera; frames arriving sooner are skipped (counted in diagnostics). 0: no cap.",
         float_range=(0.0, 1000.0),
+    ),
+    ParameterSpec(
+        "diagnostics_period",
+        1.0,
+        "Seconds between the node's /diagnostics messages (diagnostic_updater's period); applies at once.",
+        float_range=(0.1, 60.0),
     ),
     ParameterSpec(
         "expected_power_modes",
@@ -229,6 +234,8 @@ LIVE_PARAMETERS: Final[Mapping[str, str]] = MappingProxyType(
         "agnostic_nms": "agnostic",
     }
 )
+# parameters a running node applies at once: the detector's settings and the node's own timers
+APPLIED_AT_ONCE: Final = frozenset({*LIVE_PARAMETERS, "diagnostics_period"})
 _SPECS: Final = {spec.name: spec for spec in PARAMETERS}
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?|dla:\d+)$")
 _INPUT_TYPES: Final = ("raw", "compressed")
@@ -321,6 +328,7 @@ class DetectorConfig:
     warmup_runs: int = 2
     max_image_pixels: int = DEFAULT_MAX_PIXELS
     max_rate_hz: float = 0.0
+    diagnostics_period: float = 1.0
     expected_power_modes: tuple[str, ...] = ()
     set_power_mode: bool = False
 

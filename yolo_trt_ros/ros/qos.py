@@ -3,7 +3,10 @@
 A BEST_EFFORT subscription receives from every publisher, but gives up the retransmissions that
 keep large frames from being lost; a RELIABLE one only matches RELIABLE publishers. So ``auto``
 subscribes RELIABLE when every publisher found is RELIABLE and BEST_EFFORT otherwise, and the node
-re-checks while active, because camera drivers often start after the detector.
+re-checks while active, because camera drivers often start after the detector (and a node can be
+active before discovery has shown it a camera that was already there): every
+``RECHECK_WAITING_S`` while a topic has no publisher, so a best_effort subscription is not kept
+while large frames are lost, then every ``RECHECK_S``.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ from collections.abc import Sequence
 
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-__all__ = ["LATCHED", "choose_reliability", "image_qos"]
+__all__ = ["LATCHED", "RECHECK_S", "RECHECK_WAITING_S", "choose_reliability", "image_qos"]
+
+RECHECK_WAITING_S = 0.1  # while a camera topic has no publisher: a graph query, microseconds
+RECHECK_S = 2.0  # once every topic has one: publishers joining later
 
 # EngineInfo and LabelInfo: published once on configure, kept for late subscribers
 LATCHED = QoSProfile(

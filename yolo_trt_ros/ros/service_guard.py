@@ -11,6 +11,9 @@ one request from anyone on the network ends the node:
 
 ``guard_services`` wraps those services' callbacks: a bad request gets ``success: false`` (or a
 failed ``SetParametersResult`` naming the problem) and one log line, and the node runs on.
+
+rclpy also drops the reason of a successful ``on_set_parameters`` callback; ``note`` puts one back
+(``ros2 param set`` prints it after "Set parameter successful: ").
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from rclpy.parameter import Parameter
 __all__ = ["guard_services"]
 
 Log = Callable[[str], None]
+Note = Callable[[list[Parameter]], str]  # the reason to give with a successful set, or ""
 
 
 def _parameter_or_reason(message: Any) -> Parameter | str:
@@ -38,7 +42,13 @@ def _parameter_or_reason(message: Any) -> Parameter | str:
     return parameter
 
 
-def _set_parameters(node: Node, log: Log) -> Callable[[Any, Any], Any]:
+def _noted(result: SetParametersResult, parameters: list[Parameter], note: Note) -> Any:
+    if result.successful and not result.reason:
+        result.reason = note(parameters)
+    return result
+
+
+def _set_parameters(node: Node, log: Log, note: Note) -> Callable[[Any, Any], Any]:
     def callback(request: Any, response: Any) -> Any:
         for message in request.parameters:
             parameter = _parameter_or_reason(message)
@@ -47,7 +57,7 @@ def _set_parameters(node: Node, log: Log) -> Callable[[Any, Any], Any]:
                 response.results.append(SetParametersResult(successful=False, reason=parameter))
                 continue
             try:
-                result = node.set_parameters_atomically([parameter])
+                result = _noted(node.set_parameters_atomically([parameter]), [parameter], note)
             except ParameterNotDeclaredException as error:
                 result = SetParametersResult(successful=False, reason=str(error))
             response.results.append(result)
@@ -56,7 +66,7 @@ def _set_parameters(node: Node, log: Log) -> Callable[[Any, Any], Any]:
     return callback
 
 
-def _set_parameters_atomically(node: Node, log: Log) -> Callable[[Any, Any], Any]:
+def _set_parameters_atomically(node: Node, log: Log, note: Note) -> Callable[[Any, Any], Any]:
     def callback(request: Any, response: Any) -> Any:
         parameters = [_parameter_or_reason(message) for message in request.parameters]
         reasons = [p for p in parameters if isinstance(p, str)]
@@ -64,10 +74,9 @@ def _set_parameters_atomically(node: Node, log: Log) -> Callable[[Any, Any], Any
             log(f"refused a set_parameters_atomically request: {'; '.join(reasons)}")
             response.result = SetParametersResult(successful=False, reason="; ".join(reasons))
             return response
+        valid = [p for p in parameters if isinstance(p, Parameter)]
         try:
-            response.result = node.set_parameters_atomically(
-                [p for p in parameters if isinstance(p, Parameter)]
-            )
+            response.result = _noted(node.set_parameters_atomically(valid), valid, note)
         except ParameterNotDeclaredException as error:
             response.result = SetParametersResult(successful=False, reason=str(error))
         return response
@@ -91,12 +100,12 @@ def _change_state(original: Callable[[Any, Any], Any], log: Log) -> Callable[[An
     return callback
 
 
-def guard_services(node: Node, log: Log) -> None:
+def guard_services(node: Node, log: Log, note: Note = lambda parameters: "") -> None:
     """Replace the callbacks of the node's change_state and set_parameters* services (see above)."""
     for service in node.services:
         if service.srv_type is ChangeState:
             service.callback = _change_state(service.callback, log)
         elif service.srv_type is SetParameters:
-            service.callback = _set_parameters(node, log)
+            service.callback = _set_parameters(node, log, note)
         elif service.srv_type is SetParametersAtomically:
-            service.callback = _set_parameters_atomically(node, log)
+            service.callback = _set_parameters_atomically(node, log, note)
