@@ -10,7 +10,10 @@ deactivate stops both; cleanup releases the model and publishers; shutdown works
 Frames never queue behind the model: each camera has one slot holding its newest frame (older ones
 are counted as dropped), and a dedicated thread runs the model, so the executor keeps answering
 lifecycle and parameter services while inference runs. With max_rate_hz set, frames beyond the cap
-are skipped as they arrive (yolo_trt_ros.stream.rate_cap).
+are skipped as they arrive (yolo_trt_ros.stream.rate_cap). Before either, a frame's fields are
+checked (yolo_trt_ros.ros.frame_check), so a bad frame never replaces a good one waiting. Every frame
+is counted once (yolo_trt_ros.stream.stats), and frames that never reached the callback are counted
+from the publishers' sequence numbers where rclpy gives them (yolo_trt_ros.stream.sequence_gaps).
 
     ros2 run yolo_trt_ros detector --ros-args -p image_topics:="['/camera/image_raw']" -p autostart:=true
     python -m yolo_trt_ros.ros.detector_node --ros-args --params-file config/detector.yaml
@@ -23,15 +26,17 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import (
     LifecycleNode,
     LifecyclePublisher,
@@ -43,6 +48,7 @@ from rclpy.publisher import Publisher
 from rclpy.qos import ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from rclpy.subscription import Subscription
+from rclpy.task import Future
 from rclpy.timer import Timer
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
@@ -60,19 +66,27 @@ from yolo_trt_ros.errors import (
     InvalidSettingError,
     YoloTrtRosError,
 )
-from yolo_trt_ros.heap import HeapTuning, keep_frame_buffers
+from yolo_trt_ros.heap import HeapTuning, keep_frame_buffers, release_free_memory
 from yolo_trt_ros.image_decoders import DecoderChoice, make_decoder
 from yolo_trt_ros.jetson import Nvpmodel, PowerModeCheck, check_power_mode
+from yolo_trt_ros.log_throttle import KindThrottle
 from yolo_trt_ros.models import bundled_model_path
 from yolo_trt_ros.msg import EngineInfo, InferenceTiming
 from yolo_trt_ros.ros import diagnostics, messages
-from yolo_trt_ros.ros.compat import create_subscription_counting_losses
+from yolo_trt_ros.ros.compat import (
+    create_subscription_counting_losses,
+    publisher_count,
+    with_message_info,
+)
+from yolo_trt_ros.ros.frame_check import ArrivedFrame, check_on_arrival
 from yolo_trt_ros.ros.image_conversion import (
     array_to_image_msg,
     compressed_to_array,
+    compressed_to_device,
     image_to_array,
 )
 from yolo_trt_ros.ros.parameters import (
+    APPLIED_AT_ONCE,
     LIVE_PARAMETERS,
     PARAMETERS,
     DetectorConfig,
@@ -82,9 +96,15 @@ from yolo_trt_ros.ros.parameters import (
     descriptor_for,
     resolve_classes,
 )
-from yolo_trt_ros.ros.qos import LATCHED, choose_reliability, image_qos
+from yolo_trt_ros.ros.qos import (
+    LATCHED,
+    RECHECK_S,
+    RECHECK_WAITING_S,
+    choose_reliability,
+    image_qos,
+)
 from yolo_trt_ros.ros.service_guard import guard_services
-from yolo_trt_ros.ros.transport import TransportMonitor, frame_from_cdr, warn_about_transport
+from yolo_trt_ros.ros.transport import TransportMonitor, warn_about_transport
 from yolo_trt_ros.runtime_plan import RuntimePlan, open_detector, prepare_model, resolve_plan
 from yolo_trt_ros.stream import NewestFrameMailbox, RateCap, StreamStats
 
@@ -97,7 +117,7 @@ SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FA
 class _Frame:
     """An image message waiting for the model, with when it arrived."""
 
-    msg: Image | CompressedImage | bytes  # bytes: serialized (raw subscription)
+    msg: ArrivedFrame  # checked on arrival; serialized (raw subscription) frames already parsed
     receive_ns: int
     receive_monotonic: float
 
@@ -121,6 +141,19 @@ class _Camera:
     drops_reported: int = 0  # drops_seen at the previous detected frame; inference thread only
     transport: TransportMonitor | None = None
     logger: Any = None  # this camera's own logger: its warnings are throttled apart from others'
+    warnings: KindThrottle = field(default_factory=KindThrottle)  # and per kind of problem
+
+    def warn(self, kind: str, text: str) -> None:
+        """Log one warning about this camera, throttled per kind (5 s), counting those held back."""
+        line = self.warnings.message(kind, f"{self.name}: {text}")
+        if line is not None:
+            self.logger.warn(line)
+
+
+def _decoder_warning(camera: _Camera, text: str) -> None:
+    camera.warn(
+        "decoder", f"the decoder warned about a frame from {camera.topic} (still used): {text}"
+    )
 
 
 class DetectorNode(LifecycleNode):
@@ -132,9 +165,12 @@ class DetectorNode(LifecycleNode):
         for spec in PARAMETERS:
             self._declare(spec)
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        guard_services(self, self.get_logger().warn)  # no request may end the process
+        # no request may end the process; a value for the next configure says so in the answer
+        guard_services(self, self.get_logger().warn, self._applies_later)
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._diagnostics_timer = self.create_timer(1.0, self._publish_diagnostics)
+        self._diagnostics_timer = self.create_timer(
+            float(self.get_parameter("diagnostics_period").value), self._publish_diagnostics
+        )
         self._mailbox: NewestFrameMailbox[_Frame] = NewestFrameMailbox()
         self._detector: Detector | None = None
         self._detector_lock = threading.Lock()  # the inference thread vs an engine swap or release
@@ -145,6 +181,7 @@ class DetectorNode(LifecycleNode):
         self._config = DetectorConfig()
         self._cameras: dict[str, _Camera] = {}
         self._latched: list[Publisher] = []
+        self._label_publishers: list[Publisher] = []  # ~/label_info, and beside each camera's
         self._worker: threading.Thread | None = None
         self._stop = threading.Event()
         self._qos_timer: Timer | None = None
@@ -155,8 +192,16 @@ class DetectorNode(LifecycleNode):
         self._nvpmodel = Nvpmodel()
         self._power_check: PowerModeCheck | None = None
         self._autostart_timer: Timer | None = None
+        self._finish_timer: Timer | None = None
+        self.finished = Future()  # done once the node is finalized: main() then returns
         if self.get_parameter("autostart").value:
             self._autostart_timer = self.create_timer(0.0, self._autostart)
+        else:  # a lifecycle node waits unconfigured: say so, and what starts it
+            self.get_logger().info(
+                "unconfigured, autostart is false: waiting for a lifecycle manager or "
+                f"`ros2 lifecycle set {self.get_fully_qualified_name()} configure` (then "
+                "activate); set autostart:=true to start at once"
+            )
 
     def _declare(self, spec: ParameterSpec) -> None:
         """Declare one parameter; a bad override (wrong type, out of range, NaN) must not crash start-up."""
@@ -205,7 +250,7 @@ class DetectorNode(LifecycleNode):
         )
         self._worker.start()
         if self._config.qos_reliability == "auto":
-            self._qos_timer = self.create_timer(2.0, self._recheck_qos)
+            self._qos_timer = self.create_timer(RECHECK_WAITING_S, self._recheck_qos)
         result: TransitionCallbackReturn = super().on_activate(state)
         self.get_logger().info(
             f"active: watching {', '.join(c.topic for c in self._cameras.values())}"
@@ -216,18 +261,30 @@ class DetectorNode(LifecycleNode):
         """Stop the subscriptions and the inference thread; keep the model loaded."""
         self._stop_processing()
         result: TransitionCallbackReturn = super().on_deactivate(state)
+        self.get_logger().info("inactive: stopped watching, model kept (activate resumes)")
         return result
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Release the model and every output publisher."""
         self._release()
+        self.get_logger().info("unconfigured: model and outputs released (configure reloads)")
         return SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Stop and release whatever is running, from any state."""
+        """Stop and release whatever is running, from any state; then the process ends."""
         self._stop_processing()
         self._release()
+        self.get_logger().info("finalized: shut down, the process exits")
+        # In the lifecycle services' callback group: runs once this transition has replied.
+        self._finish_timer = self.create_timer(0.0, self._finish)
         return SUCCESS
+
+    def _finish(self) -> None:
+        """End main()'s spin: a finalized node can do nothing more."""
+        if self._finish_timer is not None:
+            self._finish_timer.cancel()
+        if not self.finished.done():
+            self.finished.set_result(True)
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Recover to unconfigured after a failed transition."""
@@ -433,9 +490,14 @@ class DetectorNode(LifecycleNode):
             self.get_logger().debug(f"power mode: {check.summary}")
 
     def _create_outputs(self, config: DetectorConfig) -> None:
-        names = list(config.camera_names) or camera_names_for(config.image_topics)
-        single = len(names) == 1
-        for index, (name, topic) in enumerate(zip(names, config.image_topics, strict=True)):
+        # Cameras keep their resolved topics (/front/image, not image), for logs and diagnostics.
+        # One camera's name is in logs and diagnostics only, so it may come from the namespace.
+        topics = [self.resolve_topic_name(topic) for topic in config.image_topics]
+        single = len(topics) == 1
+        names = list(config.camera_names) or camera_names_for(
+            topics if single else config.image_topics
+        )
+        for index, (name, topic) in enumerate(zip(names, topics, strict=True)):
             prefix = "~" if single else f"~/{name}"
             self._cameras[name] = _Camera(
                 name=name,
@@ -477,13 +539,17 @@ class DetectorNode(LifecycleNode):
             power_mode=self._power_check.mode_name if self._power_check else "",
         )
         if not self._latched:
-            self._latched = [
-                self.create_publisher(EngineInfo, "~/engine_info", LATCHED),
-                self.create_publisher(LabelInfo, "~/label_info", LATCHED),
+            self._latched = [self.create_publisher(EngineInfo, "~/engine_info", LATCHED)]
+            # with several cameras also ~/<camera>/label_info, beside ~/<camera>/detections
+            label_topics = ["~/label_info"] + [
+                f"~/{name}/label_info" for name in self._cameras if len(self._cameras) > 1
             ]
-        engine_publisher, label_publisher = self._latched
-        engine_publisher.publish(info)
-        label_publisher.publish(messages.label_info(detector.names, header, detector.settings.conf))
+            self._label_publishers = [
+                self.create_publisher(LabelInfo, topic, LATCHED) for topic in label_topics
+            ]
+            self._latched += self._label_publishers
+        self._latched[0].publish(info)
+        self._publish_labels(detector, header)
         engine = prepared.engine_path or "none (the backend runs the model file)"
         if prepared.follow_up is not None:
             engine += " (quick build; the optimised engine is being built in the background)"
@@ -499,7 +565,7 @@ class DetectorNode(LifecycleNode):
             "output layout": detector.layout,
             "engine": engine,
             "engine cache key": prepared.cache_key or "none",
-            "GPU memory": "n/a (CPU backend)" if detector.backend.device == "cpu" else "unknown",
+            "GPU memory": diagnostics.gpu_memory(detector.backend.device),
             "frame memory reuse": self._heap_fact(self._config),
             "JPEG decoder": (
                 f"{self._decoder.decoder.name} ({self._decoder.reason})"
@@ -536,12 +602,13 @@ class DetectorNode(LifecycleNode):
                 self,
                 message_type,
                 camera.topic,
-                functools.partial(self._on_image, camera),
+                with_message_info(functools.partial(self._on_image, camera)),
                 image_qos(reliability, self._config.qos_depth),
                 on_message_lost=camera.transport.on_message_lost,
                 raw=self._config.serialized_images,
             )
         )
+        camera.transport.publishers = functools.partial(publisher_count, self, camera.subscription)
         camera.reliability, camera.qos_note = reliability, why
         self.get_logger().info(
             f"{camera.name}: subscribed to {camera.subscription.topic_name} ({message_type.__name__}), QoS {why}"
@@ -554,6 +621,7 @@ class DetectorNode(LifecycleNode):
 
     def _recheck_qos(self) -> None:
         """Re-subscribe when publishers appear whose reliability the subscription does not match."""
+        waiting = False  # a topic without publishers: check again soon (qos.RECHECK_WAITING_S)
         for camera in self._cameras.values():
             if camera.subscription is None:
                 continue
@@ -561,19 +629,37 @@ class DetectorNode(LifecycleNode):
                 info.qos_profile.reliability
                 for info in self.get_publishers_info_by_topic(camera.subscription.topic_name)
             ]
+            waiting = waiting or not found
             wanted, _ = choose_reliability("auto", found)
             if found and wanted != camera.reliability:
                 self.destroy_subscription(camera.subscription)
                 self._subscribe(camera)
+        period_ns = int((RECHECK_WAITING_S if waiting else RECHECK_S) * 1e9)
+        if self._qos_timer is not None and self._qos_timer.timer_period_ns != period_ns:
+            self._qos_timer.timer_period_ns = period_ns
 
-    def _on_image(self, camera: _Camera, msg: Image | CompressedImage | bytes) -> None:
-        camera.stats.received()
+    def _on_image(
+        self, camera: _Camera, msg: Image | CompressedImage | bytes, info: Mapping[str, Any] | None
+    ) -> None:
+        # Every frame lands in exactly one counter (StreamStats): refused, skipped or in flight.
         if camera.transport is not None:
             camera.transport.observe(len(msg) if isinstance(msg, bytes) else len(msg.data))
+            camera.stats.missed(camera.transport.missed_before(info))
+        try:  # before the mailbox: a bad frame must not replace a good one waiting there
+            checked = check_on_arrival(
+                msg,
+                compressed=camera.input_type == "compressed",
+                max_pixels=self._config.max_image_pixels,
+            )
+        except InvalidImageError as error:
+            camera.stats.refused(str(error))
+            camera.warn(error.kind, f"dropped a frame from {camera.topic}: {error}")
+            return
         if not camera.rate_cap.admit(time.monotonic()):
             camera.stats.skipped()
             return
-        frame = _Frame(msg, self.get_clock().now().nanoseconds, time.monotonic())
+        camera.stats.received()
+        frame = _Frame(checked, self.get_clock().now().nanoseconds, time.monotonic())
         if self._mailbox.put(camera.name, frame):
             camera.stats.dropped()
             camera.drops_seen += 1
@@ -582,30 +668,47 @@ class DetectorNode(LifecycleNode):
         while not self._stop.is_set():
             for camera_name, frame in self._mailbox.take(timeout=0.2):
                 camera = self._cameras.get(camera_name)
-                if camera is not None and not self._stop.is_set():
+                if camera is None:
+                    continue  # released, with its counters
+                if self._stop.is_set():
+                    camera.stats.discarded()
+                else:
                     self._process(camera, frame)
+
+    def _pixels(self, camera: _Camera, msg: Any, gpu_stream: int | None) -> tuple[Any, str]:
+        """Return a frame's pixels: a JPEG for the GPU pipeline is decoded straight into GPU memory."""
+        if camera.input_type != "compressed":
+            return image_to_array(msg, max_pixels=self._config.max_image_pixels)
+        decoder = self._decoder.decoder if self._decoder else None
+        on_gpu = compressed_to_device(
+            msg, decoder=decoder, cuda_stream=gpu_stream, max_pixels=self._config.max_image_pixels
+        )
+        if on_gpu is not None:
+            return on_gpu
+        return compressed_to_array(
+            msg,
+            max_pixels=self._config.max_image_pixels,
+            decoder=decoder,
+            on_decoder_message=functools.partial(_decoder_warning, camera),
+        )
 
     def _process(self, camera: _Camera, frame: _Frame) -> None:
         if self._detector is None:
+            camera.stats.discarded()
             return
         started = time.perf_counter()
-        msg = frame.msg
+        msg = frame.msg  # a serialized frame's pixels stay in its bytes: no copy, no message
         try:
-            if isinstance(msg, bytes):  # pixels stay in these bytes: no copy, no Python message
-                msg = frame_from_cdr(msg, compressed=camera.input_type == "compressed")
-            if camera.input_type == "compressed":
-                image, pixel_format = compressed_to_array(
-                    msg,
-                    max_pixels=self._config.max_image_pixels,
-                    decoder=self._decoder.decoder if self._decoder else None,
-                )
-            else:
-                image, pixel_format = image_to_array(msg, max_pixels=self._config.max_image_pixels)
+            gpu_stream = getattr(self._detector, "device_stream", None)
+            image, pixel_format = self._pixels(camera, msg, gpu_stream)
             converted = time.perf_counter()
             with self._detector_lock:  # an engine swap waits for this frame
                 detector = self._detector
                 if detector is None:
+                    camera.stats.discarded()
                     return
+                if not isinstance(image, np.ndarray) and detector.device_stream != gpu_stream:
+                    image = np.asarray(image.cpu(), np.uint8)  # the engine changed meanwhile
                 found = detector(image, pixel_format)
                 times = detector.last_times
             detected = time.perf_counter()
@@ -614,13 +717,11 @@ class DetectorNode(LifecycleNode):
             )
         except InvalidImageError as error:
             camera.stats.bad_frame(str(error))
-            camera.logger.warn(
-                f"{camera.name}: dropped a frame from {camera.topic}: {error}",
-                throttle_duration_sec=5.0,
-            )
+            camera.warn(error.kind, f"dropped a frame from {camera.topic}: {error}")
             return
         except Exception as error:  # noqa: BLE001 - one bad frame must not stop the stream
             if self._stop.is_set():
+                camera.stats.discarded()
                 return  # shutting down: the publishers may already be gone
             camera.stats.error(f"{type(error).__name__}: {error}")
             camera.logger.error(
@@ -645,7 +746,8 @@ class DetectorNode(LifecycleNode):
                 messages.inference_timing(msg.header, frame.receive_ns, stages, total, dropped)
             )
         if camera.annotated is not None and camera.annotated.get_subscription_count():
-            drawn = draw_detections(to_bgr8(image, pixel_format), found)
+            pixels = image if isinstance(image, np.ndarray) else np.asarray(image.cpu(), np.uint8)
+            drawn = draw_detections(to_bgr8(pixels, pixel_format), found)
             camera.annotated.publish(array_to_image_msg(drawn, msg.header))
 
     # --- teardown --------------------------------------------------------------------------------
@@ -656,7 +758,9 @@ class DetectorNode(LifecycleNode):
         if self._worker is not None:
             self._worker.join(timeout=10.0)
             self._worker = None
-        self._mailbox.clear()
+        for camera_name, _ in self._mailbox.take(timeout=0):  # closed: returns at once
+            if (camera := self._cameras.get(camera_name)) is not None:
+                camera.stats.discarded()
         if self._qos_timer is not None:
             self.destroy_timer(self._qos_timer)
             self._qos_timer = None
@@ -677,11 +781,12 @@ class DetectorNode(LifecycleNode):
         self._cameras.clear()
         for latched in self._latched:
             self.destroy_publisher(latched)
-        self._latched = []
+        self._latched, self._label_publishers = [], []
         with self._detector_lock:
             detector, self._detector = self._detector, None
         if detector is not None:
             detector.close()
+            release_free_memory()  # else the freed model stays resident (reuse_frame_memory)
         self._plan_in_use = None
         self._decoder = None
         self._facts = {}
@@ -709,24 +814,51 @@ class DetectorNode(LifecycleNode):
                     **{LIVE_PARAMETERS[name]: value for name, value in live.items()}
                 )
                 self.get_logger().info(f"applied {', '.join(f'{k}={v}' for k, v in live.items())}")
+                if "confidence_threshold" in live:  # LabelInfo.threshold follows it
+                    self._publish_labels(self._detector)
         except InvalidSettingError as error:
             return SetParametersResult(successful=False, reason=str(error))
+        for parameter in parameters:
+            if parameter.name == "diagnostics_period":
+                self._set_diagnostics_period(float(parameter.value))
         for parameter in parameters:  # a value refused at start-up is corrected now
             if self._startup_errors.pop(parameter.name, None):
                 self.get_logger().info(f"parameter {parameter.name} is valid again")
         later = [
             p.name
             for p in parameters
-            if p.name not in LIVE_PARAMETERS and self._detector is not None
+            if p.name not in APPLIED_AT_ONCE and self._detector is not None
         ]
         if later:
             self.get_logger().info(f"{', '.join(later)} will take effect on the next configure")
         return SetParametersResult(successful=True)
 
+    def _applies_later(self, parameters: list[Parameter]) -> str:
+        """Return the reason to answer for values set while configured that only configure reads."""
+        if self._detector is not None and any(p.name not in APPLIED_AT_ONCE for p in parameters):
+            return "stored; applies at the next configure (cleanup + configure)"
+        return ""
+
+    def _publish_labels(self, detector: Detector, header: Header | None = None) -> None:
+        """Publish LabelInfo (classes, current confidence threshold) on every label topic."""
+        if header is None:
+            header = Header(stamp=self.get_clock().now().to_msg())
+        message = messages.label_info(detector.names, header, detector.settings.conf)
+        for publisher in self._label_publishers:
+            publisher.publish(message)
+
+    def _set_diagnostics_period(self, seconds: float) -> None:
+        self.destroy_timer(self._diagnostics_timer)
+        self._diagnostics_timer = self.create_timer(seconds, self._publish_diagnostics)
+        self.get_logger().info(f"diagnostics every {seconds:g} s")
+
     def _publish_diagnostics(self) -> None:
         state = self.lifecycle_state
         node_name = self.get_fully_qualified_name()
-        statuses = [diagnostics.detector_status(node_name, state, self._facts, self._last_error)]
+        facts = dict(self._facts)
+        if "GPU memory" in facts:  # asked again each time: it changes
+            facts["GPU memory"] = diagnostics.gpu_memory(str(facts.get("device", "")))
+        statuses = [diagnostics.detector_status(node_name, state, facts, self._last_error)]
         if self._power_check is not None:
             statuses.append(diagnostics.power_mode_status(node_name, self._power_check))
         for camera in list(self._cameras.values()):
@@ -745,6 +877,8 @@ class DetectorNode(LifecycleNode):
                 details,
                 camera.stats.snapshot(),
                 state == "active",
+                missed_unknown=camera.transport.missed_unknown() if camera.transport else "",
+                missed_caveat=camera.transport.missed_caveat() if camera.transport else "",
             )
             statuses.append(warn_about_transport(status, camera.transport, state == "active"))
         self._diagnostics.publish(
@@ -776,7 +910,7 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 
 def main(args: list[str] | None = None) -> int:
-    """Run the detector node until Ctrl-C, SIGTERM or shutdown, then shut it down cleanly."""
+    """Run the detector node until it is finalized, Ctrl-C or SIGTERM; shut it down cleanly."""
     # rclpy's own SIGINT handler would invalidate the context before the node could stop its
     # inference thread and transition to finalized; handle the signals here instead.
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
@@ -785,10 +919,14 @@ def main(args: list[str] | None = None) -> int:
     # KeyboardInterrupt; ros2 launch and users stop the node with SIGINT, so always take it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     node = DetectorNode()
-    executor = MultiThreadedExecutor(num_threads=2)
+    # One thread: frames only enter the mailbox here, inference has its own thread. rclpy's
+    # MultiThreadedExecutor took only 46 of 300 1080p frames at 30 Hz next to the GPU pipeline
+    # on an H200 host, this executor all 300 (docs/tensorrt.md). The price: while configure
+    # builds an engine, services and timers wait for it (the build logs its progress).
+    executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
-        executor.spin()
+        executor.spin_until_future_complete(node.finished)  # until finalized or Ctrl-C
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
