@@ -76,6 +76,12 @@ def test_without_tensorrt_the_prepared_onnx_runs_on_onnxruntime(tmp_path: Path) 
         manager.prepare(ExportRequest(bundled_model_path(), backend="tensorrt"))
     quiet = manager.prepare(ExportRequest(bundled_model_path(), backend="onnxruntime"))
     assert quiet.backend == "onnxruntime" and quiet.note == ""
+    # an output folder and a GPU asked for: the ONNX lands there, and the note says both
+    out = tmp_path / "out"
+    told = manager.prepare(ExportRequest(bundled_model_path(), device="cuda:0", output_dir=out))
+    assert (out / bundled_model_path().name).read_bytes() == bundled_model_path().read_bytes()
+    assert "device cuda:0 is for a TensorRT engine" in told.note
+    assert f"output_dir has the prepared ONNX {bundled_model_path().name}" in told.note
 
 
 def test_models_that_cannot_be_prepared(tmp_path: Path) -> None:

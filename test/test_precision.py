@@ -152,3 +152,21 @@ def test_calibration_set_identity(prepared: dict[str, Path], tmp_path: Path) -> 
     (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidSettingError, match="holds no images"):
         calibration_images(tmp_path / "empty")
+
+
+def test_the_quantizers_routine_chatter_is_held_back(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from yolo_trt_ros.engine.precision import _quantizer_chatter_held_back
+
+    with caplog.at_level(logging.WARNING), _quantizer_chatter_held_back():
+        # what onnxruntime.quantization prints on every calibrated run (calibrate.py, quantize.py)
+        print("Number of histogram bins : 2048")
+        print("Percentile : (0.001,99.999)")
+        logging.warning("Please consider pre-processing before quantization. See https://...")
+        print("something else")
+        logging.warning("another warning")
+    assert capsys.readouterr().out == "something else\n"
+    assert [record.getMessage() for record in caplog.records] == ["another warning"]

@@ -150,15 +150,33 @@ class EngineManager:
         )
         prepared, calibration = self._precision(onnx, precision, request, convert_fp16_onnx=typed)
         if builder is None:
-            note = "TensorRT is not available here: running the prepared ONNX on ONNX Runtime"
             return PreparedModel(
                 prepared,
                 "onnxruntime",
                 precision,
                 prepared,
-                note=note if request.backend != "onnxruntime" else "",
+                note=self._without_engine(prepared, request),
             )
         return self._engine(builder, prepared, precision, calibration, request)
+
+    def _without_engine(self, prepared: Path, request: ExportRequest) -> str:
+        """Say what a request gets without TensorRT; copy the prepared ONNX to ``output_dir``.
+
+        There is no engine to copy, and a device for one is not used: both are said in the note.
+        """
+        notes = []
+        if request.backend != "onnxruntime":
+            notes.append(
+                "TensorRT is not available here: running the prepared ONNX on ONNX Runtime"
+            )
+        if request.device not in ("auto", "cpu", "cuda"):
+            notes.append(f"device {request.device} is for a TensorRT engine, and none is built")
+        if request.output_dir is not None:
+            self.progress("save", 95.0, f"no engine without TensorRT: copying {prepared.name}")
+            request.output_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(prepared, request.output_dir / prepared.name)
+            notes.append(f"output_dir has the prepared ONNX {prepared.name}, not an engine")
+        return "; ".join(notes)
 
     def _builder(self, request: ExportRequest) -> EngineBuilder | None:
         if request.backend == "onnxruntime":
