@@ -10,11 +10,11 @@ import importlib.util
 import cv2
 import numpy as np
 import pytest
-from sample_images import build_sample_images
 
 from yolo_trt_ros.errors import InvalidSettingError
 from yolo_trt_ros.image_decoders import DECODER_CHOICES, OpenCvDecoder, make_decoder
-from yolo_trt_ros.ros.parameters import PARAMETERS
+from yolo_trt_ros.settings import PARAMETERS
+from yolo_trt_ros.testing.sample_images import build_sample_images
 
 nvimgcodec_absent = pytest.mark.skipif(
     importlib.util.find_spec("nvidia") is not None

@@ -33,7 +33,7 @@ from yolo_trt_ros.launch_support import (
 from yolo_trt_ros.launch_support import arguments as arguments_module
 from yolo_trt_ros.launch_support.arguments import DETECTOR_PASSTHROUGH
 from yolo_trt_ros.launch_support.params_files import node_name_matches
-from yolo_trt_ros.ros.parameters import PARAMETERS, DetectorConfig
+from yolo_trt_ros.settings import PARAMETERS, DetectorConfig
 
 CONFIG = REPO_ROOT / "config"
 PROFILES = CONFIG / "power_modes"

@@ -31,7 +31,7 @@ from vision_msgs.msg import LabelInfo
 from yolo_trt_ros.errors import InvalidSettingError
 from yolo_trt_ros.jetson import PowerModeCheck
 from yolo_trt_ros.ros import diagnostics
-from yolo_trt_ros.ros.parameters import DetectorConfig
+from yolo_trt_ros.settings import DetectorConfig
 from yolo_trt_ros.stream import StreamStats
 
 ANALYZERS = REPO_ROOT / "config" / "diagnostic_aggregator.yaml"

@@ -1,92 +1,18 @@
-"""The node's ROS-light parts on their own: configuration, QoS choice, mailbox, stats, diagnostics."""
+"""The node's ROS-light parts on their own: QoS choice, mailbox, stats, diagnostics."""
 
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import pytest
 from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.qos import ReliabilityPolicy
 
-from yolo_trt_ros.errors import InvalidSettingError
 from yolo_trt_ros.ros.diagnostics import camera_level
-from yolo_trt_ros.ros.parameters import (
-    PARAMETERS,
-    DetectorConfig,
-    camera_names_for,
-    descriptor_for,
-    resolve_classes,
-)
 from yolo_trt_ros.ros.qos import choose_reliability
 from yolo_trt_ros.stream import NewestFrameMailbox, StreamStats
 
 RELIABLE, BEST_EFFORT = ReliabilityPolicy.RELIABLE, ReliabilityPolicy.BEST_EFFORT
-
-
-def test_every_parameter_is_documented_and_the_defaults_are_valid() -> None:
-    for spec in PARAMETERS:
-        descriptor = descriptor_for(spec)
-        assert len(descriptor.description) > 20, spec.name
-        if spec.choices:
-            assert spec.default in spec.choices and all(
-                c in descriptor.description for c in spec.choices
-            )
-    defaults = DetectorConfig.from_values({spec.name: spec.default for spec in PARAMETERS})
-    assert defaults == DetectorConfig()
-    assert {spec.name for spec in PARAMETERS} == set(DetectorConfig.__dataclass_fields__)
-
-
-@pytest.mark.parametrize(
-    ("changes", "message"),
-    [
-        ({"confidence_threshold": float("nan")}, "not a number"),
-        ({"iou_threshold": 1.5}, "outside"),
-        ({"backend": "openvino"}, "not one of"),
-        ({"device": "gpu"}, "device"),
-        ({"image_size": 500}, "multiple of 32"),
-        ({"image_topics": []}, "at least one"),
-        ({"image_topics": ["/a", "/a"]}, "twice"),
-        ({"image_topics": ["/a", "/b"], "input_types": ["raw", "raw", "raw"]}, "one per topic"),
-        ({"input_types": ["h264"]}, "raw or compressed"),
-        ({"image_topics": ["/a", "/b"], "camera_names": ["left"]}, "one name per topic"),
-        ({"image_topics": ["/a", "/b"], "camera_names": ["x", "x"]}, "unique"),
-        ({"camera_names": ["front-left"]}, "not valid"),
-        ({"classes": [1.5]}, "class names or indices"),
-        ({"qos_depth": 0}, "outside"),
-        ({"max_rate_hz": -1.0}, "outside"),
-        ({"expected_power_modes": ["15 W"]}, "not nvpmodel mode names"),
-        ({"expected_power_modes": [15]}, "list of strings"),
-    ],
-)
-def test_bad_configurations_name_the_parameter(changes: dict[str, Any], message: str) -> None:
-    values = {spec.name: spec.default for spec in PARAMETERS} | changes
-    with pytest.raises(InvalidSettingError, match=message) as error:
-        DetectorConfig.from_values(values)
-    assert "parameter " in str(error.value)
-
-
-def test_classes_by_name_or_index() -> None:
-    names = {0: "person", 1: "bicycle", 2: "car"}
-    assert resolve_classes([], names) is None
-    assert resolve_classes(["car", 0, "1", "person"], names) == (0, 1, 2)
-    with pytest.raises(InvalidSettingError, match="'truck' is not a class"):
-        resolve_classes(["truck"], names)
-    with pytest.raises(InvalidSettingError, match="index 7"):
-        resolve_classes([7], names)
-
-
-def test_camera_names_from_topics() -> None:
-    assert camera_names_for(["/front/camera/image_raw", "/rear/image_rect_color"]) == [
-        "front_camera",
-        "rear",
-    ]
-    assert camera_names_for(["image"]) == ["camera0"]
-    assert camera_names_for(["/a/image_raw", "/a/compressed"]) == [
-        "camera0",
-        "camera1",
-    ]  # would collide
-    assert camera_names_for(["/2d/image"]) == ["camera_2d"]
 
 
 def test_qos_choice() -> None:
@@ -181,20 +107,3 @@ def test_camera_levels_mean_something() -> None:
     clock.now += 30
     level, message = camera_level(stats.snapshot(), True, "/c")
     assert level == DiagnosticStatus.WARN and "no image on /c for 30 s" in message
-
-
-def test_the_shipped_params_file_lists_every_parameter_with_its_default() -> None:
-    import yaml
-    from conftest import REPO_ROOT
-
-    text = (REPO_ROOT / "config" / "detector.yaml").read_text()
-    values = yaml.safe_load(text)["/**"]["ros__parameters"]
-    # autostart is left unset so that detect.launch.py's default (true) applies with this file
-    for spec in PARAMETERS:
-        if spec.default is None or spec.name == "autostart":
-            assert f"# {spec.name}:" in text, f"{spec.name} is not documented"
-            assert spec.name not in values, f"{spec.name} is set"
-        else:
-            assert values[spec.name] == spec.default, spec.name
-    assert set(values) <= {spec.name for spec in PARAMETERS}
-    assert DetectorConfig.from_values(values) == DetectorConfig()

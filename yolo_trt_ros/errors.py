@@ -1,5 +1,7 @@
 """The package's exceptions: one root type, and messages that say what to do next."""
 
+from __future__ import annotations
+
 __all__ = [
     "BackendNotAvailableError",
     "BagError",
@@ -39,7 +41,20 @@ class BackendNotAvailableError(YoloTrtRosError):
 
 
 class InvalidSettingError(YoloTrtRosError, ValueError):
-    """A detection setting (threshold, size, class filter, ...) is out of its valid range."""
+    """A detection setting (threshold, size, class filter, ...) is out of its valid range.
+
+    ``parameter`` names the node parameter at fault when one is ("" otherwise), so a caller that
+    merges settings from several sources can say which source set it without reading the message.
+    """
+
+    def __init__(self, message: str, parameter: str = "") -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+    @classmethod
+    def of(cls, parameter: str, problem: str) -> InvalidSettingError:
+        """Make the error for one parameter: "parameter <name>: <problem>"."""
+        return cls(f"parameter {parameter}: {problem}", parameter)
 
 
 class InvalidImageError(YoloTrtRosError, ValueError):

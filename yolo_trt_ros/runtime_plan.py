@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from yolo_trt_ros.errors import BackendNotAvailableError, InvalidSettingError
+from yolo_trt_ros.settings.values import DEVICE_FORMS, Device, check_precision_on
 
 if TYPE_CHECKING:
     from yolo_trt_ros.detector import Detector
@@ -134,27 +135,27 @@ class RuntimePlan:
 
 
 def _resolve_device(device: str, machine: Machine) -> tuple[str, str]:
-    kind, _, index = device.partition(":")
-    if device == "auto":
+    parsed = Device.parse(device)
+    if parsed is None:
+        raise InvalidSettingError(f"device {device!r} is not {DEVICE_FORMS}", "device")
+    kind, number = parsed.kind, parsed.index or 0
+    if kind == "auto":
         if machine.cuda_devices:
             return "cuda:0", "device auto: a CUDA GPU answers"
         return "cpu", "device auto: no CUDA GPU here"
-    if device == "cpu":
+    if kind == "cpu":
         return "cpu", "device cpu as set"
-    if kind in ("cuda", "dla") and (not index or index.isdigit()):
-        number = int(index or 0)
-        if kind == "cuda" and number >= machine.cuda_devices:
-            raise BackendNotAvailableError(
-                f"device {device} does not exist: this machine has {machine.cuda_devices} CUDA GPU(s)"
-                + (f" (cuda:0..cuda:{machine.cuda_devices - 1})" if machine.cuda_devices else "")
-                + "; use device auto or cpu"
-            )
-        if kind == "dla" and not machine.tensorrt:
-            raise BackendNotAvailableError(
-                f"device {device} (a Jetson DLA core) runs only with TensorRT, which is not installed here"
-            )
-        return f"{kind}:{number}", f"device {device} as set"
-    raise InvalidSettingError(f"device {device!r} is not auto, cpu, cuda, cuda:N or dla:N")
+    if kind == "cuda" and number >= machine.cuda_devices:
+        raise BackendNotAvailableError(
+            f"device {device} does not exist: this machine has {machine.cuda_devices} CUDA GPU(s)"
+            + (f" (cuda:0..cuda:{machine.cuda_devices - 1})" if machine.cuda_devices else "")
+            + "; use device auto or cpu"
+        )
+    if kind == "dla" and not machine.tensorrt:
+        raise BackendNotAvailableError(
+            f"device {device} (a Jetson DLA core) runs only with TensorRT, which is not installed here"
+        )
+    return f"{kind}:{number}", f"device {device} as set"
 
 
 def _check_named_backend(backend: str, on_gpu: bool, machine: Machine) -> None:
@@ -217,8 +218,7 @@ def _resolve_precision(precision: str, backend: str, device: str) -> tuple[str, 
         return chosen, f"precision auto: {chosen} on {backend}"
     if backend == "torch" and precision == "int8":
         raise InvalidSettingError("the torch backend runs fp16 or fp32, not int8: use tensorrt")
-    if device.startswith("dla:") and precision == "fp32":
-        raise InvalidSettingError("DLA runs FP16 or INT8 only: use precision fp16 or int8")
+    check_precision_on(Device.parse(device), precision)
     return precision, f"precision {precision} as set"
 
 

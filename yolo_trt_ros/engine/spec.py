@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from yolo_trt_ros.errors import InvalidSettingError
+from yolo_trt_ros.settings.values import Device, ImageSize, check_precision_on
 
 __all__ = ["PRECISIONS", "DeviceFingerprint", "EngineSpec", "cache_key", "file_sha256"]
 
 PRECISIONS: Final = ("fp32", "fp16", "int8")
-_DEVICE = re.compile(r"^(cuda|dla):(\d+)$")
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
@@ -57,18 +57,11 @@ class EngineSpec:
             raise InvalidSettingError(
                 f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}"
             )
-        match = _DEVICE.match(self.device)
-        if match is None:
+        device = Device.parse(self.device)
+        if device is None or device.kind not in ("cuda", "dla") or device.index is None:
             raise InvalidSettingError(f"engine device must be cuda:N or dla:N, not {self.device!r}")
-        if match.group(1) == "dla" and self.precision == "fp32":
-            raise InvalidSettingError(
-                "DLA runs FP16 or INT8 only: use precision fp16 or int8 with a dla device"
-            )
-        height, width = self.image_size
-        if height <= 0 or width <= 0 or height % 32 or width % 32:
-            raise InvalidSettingError(
-                f"image size {self.image_size} must be positive multiples of 32"
-            )
+        check_precision_on(device, self.precision, " with a dla device")
+        ImageSize(*self.image_size)  # positive multiples of the stride
         if not 1 <= self.batch <= 64:
             raise InvalidSettingError(f"batch must be within 1..64, not {self.batch}")
         if self.workspace_mib < 0:

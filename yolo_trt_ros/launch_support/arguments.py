@@ -16,7 +16,7 @@ from typing import Any, Final
 import yaml
 
 from yolo_trt_ros.errors import InvalidSettingError
-from yolo_trt_ros.ros.parameters import PARAMETERS
+from yolo_trt_ros.settings.table import SPECS
 
 __all__ = [
     "DETECTOR_PASSTHROUGH",
@@ -156,7 +156,6 @@ EXPORT_ARGUMENTS: Final = (
     LaunchArgument("log_level", "info", f"Node log level: {' | '.join(LOG_LEVELS)}."),
 )
 
-_SPECS: Final = {spec.name: spec for spec in PARAMETERS}
 _TRUE: Final = ("true", "1", "yes", "on")
 _FALSE: Final = ("false", "0", "no", "off")
 
@@ -186,7 +185,7 @@ def _parse_list(text: str) -> list[str]:
 
 def parse_parameter_text(name: str, text: str) -> Any:
     """Convert a launch argument's text to the type of the detector parameter of that name."""
-    spec = _SPECS[name]
+    spec = SPECS[name]
     try:
         if isinstance(spec.default, bool):
             return parse_bool(name, text)

@@ -32,7 +32,7 @@ from yolo_trt_ros.launch_support.arguments import (
 )
 from yolo_trt_ros.launch_support.params_files import read_node_parameters
 from yolo_trt_ros.launch_support.profiles import PowerProfile, find_profile, profile_for_mode
-from yolo_trt_ros.ros.parameters import PARAMETERS, DetectorConfig
+from yolo_trt_ros.settings import SPECS, DetectorConfig, ImageSize, defaults
 
 __all__ = [
     "DetectorLaunchPlan",
@@ -42,7 +42,6 @@ __all__ = [
     "write_parameters_file",
 ]
 
-_SPECS: Final = {spec.name: spec for spec in PARAMETERS}
 # Parameters every rclpy node has; a params file may set them without a warning.
 _ROS_PARAMETERS: Final = ("use_sim_time", "start_type_description_service")
 _NODE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -158,10 +157,10 @@ def _profile_model(profile: PowerProfile, models_dir: Path, notes: list[str]) ->
 
 def _check_file_parameters(path: Path, values: Mapping[str, Any], warnings: list[str]) -> None:
     for name, value in values.items():
-        spec = _SPECS.get(name)
+        spec = SPECS.get(name)
         if spec is None:
             if name not in _ROS_PARAMETERS and not name.startswith("qos_overrides."):
-                close = get_close_matches(name, list(_SPECS), n=1)
+                close = get_close_matches(name, list(SPECS), n=1)
                 hint = f" (did you mean {close[0]}?)" if close else ""
                 warnings.append(
                     f"params_file {path}: the detector has no parameter {name!r}{hint}; ROS ignores it"
@@ -179,16 +178,15 @@ def _check_file_parameters(path: Path, values: Mapping[str, Any], warnings: list
 
 def _validate(layers: list[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
     """Merge the layers over the defaults and run the node's checks; name the culprit's source."""
-    merged: dict[str, Any] = {spec.name: spec.default for spec in PARAMETERS}
+    merged = defaults()
     for _, values in layers:
-        merged.update({k: v for k, v in values.items() if k in _SPECS})
+        merged.update({k: v for k, v in values.items() if k in SPECS})
     try:
         DetectorConfig.from_values(merged)
     except InvalidSettingError as error:
-        match = re.search(r"parameter (\w+)", str(error))
-        culprit = match.group(1) if match else ""
         source = next(
-            (source for source, values in reversed(layers) if culprit in values), "the defaults"
+            (source for source, values in reversed(layers) if error.parameter in values),
+            "the defaults",
         )
         raise InvalidSettingError(f"{error} (set by {source})") from None
     return merged
@@ -277,16 +275,16 @@ def _waiting_note(effective: Mapping[str, Any], fqn: str) -> list[str]:
 
 
 def _image_size(text: str) -> list[int]:
-    parts = [part.strip() for part in text.replace("x", ",").split(",") if part.strip()]
     try:
-        sizes = [int(part) for part in parts]
-    except ValueError:
-        sizes = []
-    if len(sizes) not in (1, 2) or any(size <= 0 or size % 32 for size in sizes):
+        size = ImageSize.parse(text)
+    except ValueError:  # InvalidSettingError too: a side that is not a multiple of the stride
+        size = None
+    if size is None:
         raise InvalidSettingError(
-            f"launch argument image_size: {text!r} is not '640' or 'height,width' in multiples of 32"
+            f"launch argument image_size: {text!r} is not '640' or 'height,width' in multiples of 32",
+            "image_size",
         )
-    return sizes * 2 if len(sizes) == 1 else sizes
+    return list(size.pair)
 
 
 def plan_export(arguments: Mapping[str, str], *, pushed_namespace: str = "") -> ExportLaunchPlan:

@@ -28,7 +28,7 @@ import yaml
 
 from yolo_trt_ros.errors import InvalidProfileError, InvalidSettingError
 from yolo_trt_ros.jetson.boards import DLA_CORES
-from yolo_trt_ros.ros.parameters import PARAMETERS, DetectorConfig
+from yolo_trt_ros.settings import SPECS, DetectorConfig, Device, check_precision_on, defaults
 
 __all__ = [
     "MODEL_SIZES",
@@ -61,9 +61,7 @@ _OWN_FIELDS: Final = {
     "max_rate_hz": "max_rate_hz",
     "expected_power_modes": "power_modes",
 }
-_SPECS: Final = {spec.name: spec for spec in PARAMETERS}
 _MODE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
-_ACCELERATOR = re.compile(r"^(gpu|dla:(\d+))$")
 
 
 @dataclass(frozen=True)
@@ -131,21 +129,22 @@ def _check_keys(data: Mapping[str, Any]) -> None:
 
 
 def _check_accelerator(accelerator: Any, precision: str, boards: tuple[str, ...]) -> str:
-    match = _ACCELERATOR.match(str(accelerator))
-    if not isinstance(accelerator, str) or match is None:
+    device = Device.parse(accelerator) if isinstance(accelerator, str) else None
+    if accelerator == "gpu":
+        return "gpu"
+    if device is None or device.index is None or not device.is_dla:
         raise ValueError(f"accelerator must be gpu or dla:<core>, got {accelerator!r}")
-    if match.group(2) is None:
-        return accelerator
-    core = int(match.group(2))
-    if precision == "fp32":
-        raise ValueError(f"{accelerator} runs fp16 or int8 only, not fp32")
-    lacking = [board for board in boards if DLA_CORES[board] <= core]
+    try:
+        check_precision_on(device, precision)
+    except InvalidSettingError:
+        raise ValueError(f"{accelerator} runs fp16 or int8 only, not {precision}") from None
+    lacking = [board for board in boards if DLA_CORES[board] <= device.index]
     if lacking:
         raise ValueError(
-            f"{accelerator} needs DLA core {core}, which {', '.join(lacking)} do(es) not have; "
+            f"{accelerator} needs DLA core {device.index}, which {', '.join(lacking)} do(es) not have; "
             "use gpu or drop those boards"
         )
-    return accelerator
+    return str(accelerator)
 
 
 def _check_parameters(value: Any) -> dict[str, Any]:
@@ -157,9 +156,9 @@ def _check_parameters(value: Any) -> dict[str, Any]:
     for name in value:
         if name in _OWN_FIELDS:
             problems.append(f"set {name} with the profile's own field {_OWN_FIELDS[name]}")
-        elif name not in _SPECS:
+        elif name not in SPECS:
             problems.append(
-                f"parameters.{name} is not a detector parameter{_suggest(name, list(_SPECS))}"
+                f"parameters.{name} is not a detector parameter{_suggest(name, list(SPECS))}"
             )
     if problems:
         raise ValueError("; ".join(problems))
@@ -210,8 +209,7 @@ def _build(path: Path, data: Mapping[str, Any]) -> PowerProfile:
         max_rate_hz=float(rate),
         parameters=_check_parameters(data.get("parameters")),
     )
-    defaults = {spec.name: spec.default for spec in PARAMETERS}
-    DetectorConfig.from_values(defaults | profile.detector_parameters())  # the node's own checks
+    DetectorConfig.from_values(defaults() | profile.detector_parameters())  # the node's own checks
     return profile
 
 
