@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark the CPU detection pipeline stage by stage against the bare ONNX Runtime forward pass.
 
-For three frame sizes showing the same scene (test/sample_images.py's ``street_1080p`` composite at
+For three frame sizes showing the same scene (yolo_trt_ros/testing/sample_images.py's ``street_1080p`` composite at
 1920x1080, and that frame shrunk with INTER_AREA to 1280x720 and 640x480), one process times:
 
 * the pipeline: ``Detector.from_model()`` (bundled YOLO11n ONNX, rect letterbox, ONNX Runtime on
@@ -32,10 +32,8 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -45,43 +43,13 @@ import numpy.typing as npt
 import onnxruntime
 
 from yolo_trt_ros.detector import Detector
+from yolo_trt_ros.testing.benchmarks import git_commit, street_frames, summarize
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
-from sample_images import build_sample_images
-
-REPO_ROOT: Final = Path(__file__).resolve().parents[1]
-
-# (label, width, height): every frame is the same 1080p street scene, resized.
-FRAME_SIZES: Final = (("640x480", 640, 480), ("1280x720", 1280, 720), ("1920x1080", 1920, 1080))
 GOAL_SIZE: Final = "1920x1080"
 GOAL_RATIO: Final = 0.15
 STAGES: Final = ("preprocess", "inference", "postprocess", "total", "bare_forward")
 
 Frame = npt.NDArray[np.uint8]
-
-
-def build_frames() -> dict[str, Frame]:
-    """Return label -> BGR frame: the 1080p street composite and its INTER_AREA reductions."""
-    source = build_sample_images()["street_1080p"]
-    frames: dict[str, Frame] = {}
-    for label, width, height in FRAME_SIZES:
-        if source.shape[:2] == (height, width):
-            frames[label] = source
-        else:
-            resized = cv2.resize(source, (width, height), interpolation=cv2.INTER_AREA)
-            frames[label] = np.ascontiguousarray(resized, np.uint8)
-    return frames
-
-
-def summarize(samples_ms: Sequence[float]) -> dict[str, float]:
-    """Median, p90, min and max of a list of durations in milliseconds."""
-    values = np.asarray(samples_ms, np.float64)
-    return {
-        "median": round(float(np.median(values)), 4),
-        "p90": round(float(np.percentile(values, 90)), 4),
-        "min": round(float(values.min()), 4),
-        "max": round(float(values.max()), 4),
-    }
 
 
 def time_pipeline(detector: Detector, frame: Frame, samples: dict[str, list[float]]) -> int:
@@ -133,30 +101,6 @@ def bench_size(detector: Detector, frame: Frame, iterations: int, warmup: int) -
     }
 
 
-def git_commit() -> str | None:
-    """Return HEAD's commit, with "-dirty" when tracked files changed; None without git."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return f"{commit}-dirty" if status.strip() else commit
-
-
 def environment(detector: Detector, threads: int) -> dict[str, Any]:
     """Describe what the numbers depend on: library versions, machine, backend and commit."""
     affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
@@ -179,7 +123,7 @@ def environment(detector: Detector, threads: int) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Load the detector once and benchmark every frame size with it."""
-    frames = build_frames()
+    frames = street_frames()
     detector = Detector.from_model(
         args.model, device="cpu", backend_options={"intra_op_threads": args.threads}
     )

@@ -43,12 +43,11 @@ TOPIC = "/first_frame/image"
 
 def _ros_environment(dds_profile: bool) -> str:
     """Put this process (and the node it starts) in a private localhost domain; return the DDS note."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_node import ros_environment  # noqa: PLC0415
+    from yolo_trt_ros.testing.benchmarks import private_ros_environment  # noqa: PLC0415
 
     if not dds_profile:
         os.environ["YOLO_TRT_ROS_DDS_PROFILE"] = "off"
-    variables, reason = ros_environment()
+    variables, reason = private_ros_environment()
     os.environ.update(variables)
     return reason
 
@@ -59,20 +58,20 @@ class Camera:
     def __init__(self, size: tuple[int, int]) -> None:
         import numpy as np  # noqa: PLC0415
         import rclpy  # noqa: PLC0415
-        from bench_node import build_frames  # noqa: PLC0415
         from diagnostic_msgs.msg import DiagnosticArray  # noqa: PLC0415
         from rclpy.executors import SingleThreadedExecutor  # noqa: PLC0415
         from std_msgs.msg import Header  # noqa: PLC0415
         from vision_msgs.msg import Detection2DArray  # noqa: PLC0415
 
         from yolo_trt_ros.ros.image_conversion import array_to_image_msg  # noqa: PLC0415
+        from yolo_trt_ros.testing.benchmarks import street_frames_or_sample  # noqa: PLC0415
 
         rclpy.init()
         self.node = rclpy.create_node("first_frame_camera")
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         label = f"{size[0]}x{size[1]}"
-        street = build_frames([label])[0][label]
+        street = street_frames_or_sample([label])[0][label]
         self.message = array_to_image_msg(np.ascontiguousarray(street[:, :, ::-1]), Header())
         self.message.encoding = "rgb8"
         self.detections: list[tuple[float, float]] = []  # (arrival, stamp) wall-clock seconds

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark the GPU pipeline against the bare forward pass and Ultralytics' predict, on one GPU.
 
-In one process, for the 1080p street frame of test/sample_images.py and its INTER_AREA reductions
+In one process, for the 1080p street frame of yolo_trt_ros/testing/sample_images.py and its INTER_AREA reductions
 to 1280x720 and 640x480 (the CPU benchmark's frames), with YOLO11n at imgsz 640 in FP16:
 
 a) ``bare_forward``: the torch backend's CUDA graph alone, launched on the pipeline's stream on an
@@ -67,12 +67,9 @@ from yolo_trt_ros.gpu.kernels import source_digest
 from yolo_trt_ros.gpu.letterbox import GpuLetterbox
 from yolo_trt_ros.gpu.pipeline import HOST_STEPS, GpuDetector
 from yolo_trt_ros.gpu.upload import HostImageUploader
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
-from bench_cpu_pipeline import build_frames, git_commit, summarize
-from sample_images import build_sample_images
-from ultralytics_torch import ultralytics_from_onnx
+from yolo_trt_ros.testing.benchmarks import git_commit, street_frames, summarize
+from yolo_trt_ros.testing.sample_images import build_sample_images
+from yolo_trt_ros.testing.ultralytics_torch import ultralytics_from_onnx
 
 GOAL_SIZE: Final = "1920x1080"
 GOAL_PIPELINE_OVER_BARE: Final = 1.3
@@ -502,7 +499,7 @@ def environment(detector: GpuDetector) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Benchmark every frame size in one process; gather the side measurements and the goals."""
-    frames = build_frames()
+    frames = street_frames()
     detector = GpuDetector.from_model(
         args.model, backend="torch", backend_options={"precision": "fp16"}
     )

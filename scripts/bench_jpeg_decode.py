@@ -34,14 +34,12 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 SIZES: Final = {"640x480": (640, 480), "1920x1080": (1920, 1080), "3840x2160": (3840, 2160)}
 Decode = Callable[[npt.NDArray[np.uint8]], object]
 
 
 def _street(width: int, height: int) -> npt.NDArray[np.uint8]:
-    sys.path.insert(0, str(REPO_ROOT / "test"))
-    from sample_images import build_sample_images  # noqa: PLC0415
+    from yolo_trt_ros.testing.sample_images import build_sample_images  # noqa: PLC0415
 
     street = build_sample_images()["street_1080p"]
     interpolation = cv2.INTER_AREA if width <= street.shape[1] else cv2.INTER_CUBIC

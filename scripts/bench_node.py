@@ -10,11 +10,11 @@ waits up to ``--ready-timeout`` s (an engine build can take minutes) for the nod
 engine (``optimization_level`` 0), for the optimised one (``--accept-quick-engine`` measures the
 quick one). Then this process is the camera and the latency probe at once:
 
-* for every size (``--sizes``, the street photo of test/sample_images.py, INTER_AREA) and format
+* for every size (``--sizes``, the street photo of yolo_trt_ros/testing/sample_images.py, INTER_AREA) and format
   (``--formats``: ``raw`` sensor_msgs/Image rgb8, ``jpeg`` CompressedImage quality 90, encoded
   once), it publishes ``--warmup`` frames (not counted), then ``--frames`` frames at ``--rate``
   Hz (RELIABLE, depth 1), each stamped with the wall clock just before ``publish()``;
-* ``yolo_trt_ros.ros.latency_probe.LatencyProbe`` matches the node's ``~/detections`` and
+* ``yolo_trt_ros.ros_tools.latency_probe.LatencyProbe`` matches the node's ``~/detections`` and
   ``~/timing`` (InferenceTiming) to each frame by stamp (same clock, one machine).
 
 Per case: frames sent, received by the node (its diagnostics), answered with detections, dropped
@@ -31,7 +31,7 @@ skips that leg with the reason in the JSON:
   time (host rgb8 frame -> host detections), interleaved;
 * ``--ultralytics-python PATH``: Ultralytics ``predict(half=True)`` on the GPU, run by that
   interpreter (it needs torch, ultralytics and onnx; the model is yolo11n.yaml with the ONNX file's
-  weights, test/ultralytics_torch.py), median wall time per frame at each size.
+  weights, yolo_trt_ros/testing/ultralytics_torch.py), median wall time per frame at each size.
 
 The summary holds the ratios where both sides were measured, against the targets: pipeline <= 1.3 x
 bare execute; node processing (InferenceTiming total, raw frames) <= pipeline + 1 ms; end to end
@@ -57,7 +57,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import signal
 import subprocess
 import sys
@@ -78,12 +77,11 @@ if TYPE_CHECKING:
 
     from yolo_trt_ros.gpu.pipeline import GpuDetector
     from yolo_trt_ros.replay.ledger import FrameLedger
-    from yolo_trt_ros.ros.detector_discovery import Stream
-    from yolo_trt_ros.ros.latency_probe import LatencyProbe
+    from yolo_trt_ros.ros_tools.detector_discovery import DetectorCamera
+    from yolo_trt_ros.ros_tools.latency_probe import LatencyProbe
 
     Frame = npt.NDArray[np.uint8]
 
-REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 SIZES: Final = ("640x480", "1280x720", "1920x1080")
 FORMATS: Final = {"raw": "raw", "jpeg": "compressed"}  # benchmark format -> node input_types
 DETECTOR: Final = "bench_node_detector"
@@ -347,8 +345,7 @@ def ultralytics_leg(job: Mapping[str, Any]) -> dict[str, Any]:
     import torch  # noqa: PLC0415
     import ultralytics  # noqa: PLC0415
 
-    sys.path.insert(0, str(REPO_ROOT / "test"))
-    from ultralytics_torch import ultralytics_from_onnx  # noqa: PLC0415
+    from yolo_trt_ros.testing.ultralytics_torch import ultralytics_from_onnx  # noqa: PLC0415
 
     yolo = ultralytics_from_onnx(Path(job["onnx"]), dict(enumerate(job["names"])))
     device, imgsz = job["device"], job["imgsz"]
@@ -403,37 +400,6 @@ def summarize_leg(leg: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- frames ---------------------------------------------------------------------------------------
-
-
-def build_frames(sizes: Sequence[str]) -> tuple[dict[str, Frame], str]:
-    """Return label -> BGR frame and where the pixels come from.
-
-    The street photo composite of test/sample_images.py, shrunk with INTER_AREA (the frames of the
-    CPU and GPU pipeline benchmarks); the bundled sample photo where the test images are missing.
-    """
-    import cv2  # noqa: PLC0415
-    import numpy as np  # noqa: PLC0415
-
-    from yolo_trt_ros.media import read_image  # noqa: PLC0415
-    from yolo_trt_ros.models import bundled_sample_image_path  # noqa: PLC0415
-
-    try:
-        from bench_cpu_pipeline import build_frames as street_frames  # noqa: PLC0415
-
-        ready = street_frames()
-        source, origin = ready["1920x1080"], "test/sample_images.py street_1080p, INTER_AREA"
-    except FileNotFoundError:  # .cache/test_images not prepared (scripts/prepare_test_images.py)
-        ready = {}
-        source = read_image(bundled_sample_image_path())
-        origin = f"{bundled_sample_image_path().name} (the bundled sample photo), INTER_AREA"
-    frames = {}
-    for label in sizes:
-        if label in ready:
-            frames[label] = ready[label]
-        else:
-            resized = cv2.resize(source, _size(label), interpolation=cv2.INTER_AREA)
-            frames[label] = np.ascontiguousarray(resized, np.uint8)
-    return frames, origin
 
 
 def frame_message(frame: Frame, fmt: str) -> Any:
@@ -509,9 +475,9 @@ class BenchClient:
 
         from yolo_trt_ros.msg import EngineInfo  # noqa: PLC0415
         from yolo_trt_ros.replay.ledger import FrameLedger  # noqa: PLC0415
-        from yolo_trt_ros.ros.latency_probe import LatencyProbe  # noqa: PLC0415
-        from yolo_trt_ros.ros.measurement import Spinner  # noqa: PLC0415
         from yolo_trt_ros.ros.qos import LATCHED  # noqa: PLC0415
+        from yolo_trt_ros.ros_tools.latency_probe import LatencyProbe  # noqa: PLC0415
+        from yolo_trt_ros.ros_tools.measurement import Spinner  # noqa: PLC0415
 
         self.node: Node = Node("bench_node_camera")
         self.probe: LatencyProbe = LatencyProbe(FrameLedger(), "bench_node_probe")
@@ -571,25 +537,25 @@ class BenchClient:
 
 def wait_until_ready(
     client: BenchClient, detector: subprocess.Popen[Any], args: argparse.Namespace
-) -> tuple[list[Stream], float]:
+) -> tuple[list[DetectorCamera], float]:
     """Wait for the node's EngineInfo (the optimised engine), subscriptions and outputs.
 
     Returns the node's streams and the seconds it took; RuntimeError when the node exits, fails to
     configure, or is not ready within ``--ready-timeout``.
     """
-    from yolo_trt_ros.ros.detector_discovery import (  # noqa: PLC0415
+    from yolo_trt_ros.ros_tools.detector_discovery import (  # noqa: PLC0415
         DetectorNotFoundError,
         TopicNotWatchedError,
-        find_detector_streams,
+        find_detector_cameras,
     )
-    from yolo_trt_ros.ros.measurement import wait_for  # noqa: PLC0415
+    from yolo_trt_ros.ros_tools.measurement import wait_for  # noqa: PLC0415
 
     started = time.monotonic()
     deadline = started + args.ready_timeout
     exited = "the detector node exited with status {} (its log is above)"
     while True:  # its parameters answer as soon as the process is up, before configure
         try:
-            streams = find_detector_streams(
+            streams = find_detector_cameras(
                 client.probe, DETECTOR, 5.0, list(client.topics.values())
             )
             break
@@ -683,7 +649,7 @@ def measure_case(
     """Warm up, then send ``--frames`` frames of one size and format; return the case's record."""
     from yolo_trt_ros.replay.ledger import FrameLedger  # noqa: PLC0415
     from yolo_trt_ros.replay.report import LATENCY_KEYS, build_report  # noqa: PLC0415
-    from yolo_trt_ros.ros.measurement import counter_delta  # noqa: PLC0415
+    from yolo_trt_ros.ros_tools.measurement import counter_delta  # noqa: PLC0415
 
     msg = frame_message(frame, fmt)
     probe = client.probe
@@ -918,22 +884,8 @@ def plot(report: Mapping[str, Any], path: Path) -> None:
 # --- the orchestrator -----------------------------------------------------------------------------
 
 
-def ros_environment() -> tuple[dict[str, str], str]:
-    """Variables for a private localhost ROS domain with the shipped DDS profile, and why that profile."""
-    from yolo_trt_ros.dds import dds_environment  # noqa: PLC0415
-
-    variables = {
-        "ROS_DOMAIN_ID": str(random.randint(100, 200)),
-        "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
-    }
-    if os.environ.get("ROS_DISTRO") == "humble":  # Humble's name for it (deprecated from Jazzy on)
-        variables["ROS_LOCALHOST_ONLY"] = "1"
-    dds = dds_environment()  # as the launch files: the user's own profile or opt-out wins
-    return {**variables, **dds.variables}, dds.reason
-
-
 def _machine() -> dict[str, Any]:
-    from bench_cpu_pipeline import git_commit  # noqa: PLC0415
+    from yolo_trt_ros.testing.benchmarks import git_commit  # noqa: PLC0415
 
     return {
         "cpus": os.cpu_count(),
@@ -1041,45 +993,48 @@ def measure_node(
     report: dict[str, Any],
 ) -> list[str]:
     """Wait for the started node, measure every case into the report; return its class names."""
-    import rclpy  # noqa: PLC0415
-    from rclpy.signals import SignalHandlerOptions  # noqa: PLC0415
+    from yolo_trt_ros.ros.node_runner import ros_session  # noqa: PLC0415
 
-    rclpy.init(args=["bench_node"], signal_handler_options=SignalHandlerOptions.NO)
-    client = BenchClient(args.formats)
-    try:
-        _, ready_s = wait_until_ready(client, detector, args)
-        report["node"] |= {"ready_s": round(ready_s, 2), "image_qos": client.image_qos()}
-        report["engine"] = dict(client.watch.engine or {})
-        print(f"bench_node: node ready after {ready_s:.1f} s", file=sys.stderr, flush=True)
-        for size in args.sizes:
-            for fmt in args.formats:
-                began = time.monotonic()
-                case = measure_case(client, size, fmt, frames[size], args)
-                report["cases"].append(case)
-                print(
-                    f"bench_node: {size} {fmt}: {case['detections_received']}/{case['frames_sent']} "
-                    f"answered, end to end p50 {_p50(case['latency_ms'])} ms, node total p50 "
-                    f"{case['node_stage_ms_p50']['total']} ms ({time.monotonic() - began:.0f} s)",
-                    file=sys.stderr,
-                    flush=True,
-                )
-        report["engine_at_end"] = dict(client.watch.engine or {})
-        return list(client.watch.class_names)
-    finally:
-        client.close()
-        rclpy.try_shutdown()
+    with ros_session(["bench_node"]):  # SIGINT and SIGTERM: KeyboardInterrupt
+        client = BenchClient(args.formats)
+        try:
+            _, ready_s = wait_until_ready(client, detector, args)
+            report["node"] |= {"ready_s": round(ready_s, 2), "image_qos": client.image_qos()}
+            report["engine"] = dict(client.watch.engine or {})
+            print(f"bench_node: node ready after {ready_s:.1f} s", file=sys.stderr, flush=True)
+            for size in args.sizes:
+                for fmt in args.formats:
+                    began = time.monotonic()
+                    case = measure_case(client, size, fmt, frames[size], args)
+                    report["cases"].append(case)
+                    print(
+                        f"bench_node: {size} {fmt}: {case['detections_received']}/{case['frames_sent']} "
+                        f"answered, end to end p50 {_p50(case['latency_ms'])} ms, node total p50 "
+                        f"{case['node_stage_ms_p50']['total']} ms ({time.monotonic() - began:.0f} s)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+            report["engine_at_end"] = dict(client.watch.engine or {})
+            return list(client.watch.class_names)
+        finally:
+            client.close()
 
 
 def run(args: argparse.Namespace, work: Path) -> tuple[dict[str, Any], int]:
     """Start the node, measure every case, stop it, run the legs; return the report and exit status."""
     import numpy as np  # noqa: PLC0415
 
-    variables, dds = ros_environment()
+    from yolo_trt_ros.testing.benchmarks import (  # noqa: PLC0415
+        private_ros_environment,
+        street_frames_or_sample,
+    )
+
+    variables, dds = private_ros_environment()
     os.environ.update(variables)  # for the node and for us, before rclpy starts: DDS reads it then
-    from yolo_trt_ros.ros.measurement import stop_on_sigterm  # noqa: PLC0415
+    from yolo_trt_ros.ros.node_runner import stop_on_sigterm  # noqa: PLC0415
 
     stop_on_sigterm()  # SIGTERM, like Ctrl-C: stop the node, report what was measured
-    frames, origin = build_frames(args.sizes)
+    frames, origin = street_frames_or_sample(args.sizes)
     frame_files = {label: str(work / f"frame_{label}.npy") for label in frames}
     for label, frame in frames.items():
         np.save(frame_files[label], frame)

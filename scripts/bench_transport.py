@@ -50,7 +50,6 @@ from typing import Any, Final
 
 import numpy as np
 
-REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 SIZES: Final = {"640x480": (640, 480), "1920x1080": (1920, 1080)}
 CONFIGS: Final = ("default", "profile", "heap", "shipped")
 PROFILE_CONFIGS: Final = frozenset({"profile", "shipped"})  # the shipped Fast DDS profile
@@ -96,8 +95,7 @@ def _percentile(values: Sequence[float], q: float) -> float | None:
 def _frame_pixels(size: str) -> np.ndarray[Any, np.dtype[np.uint8]]:
     import cv2  # noqa: PLC0415 - children only
 
-    sys.path.insert(0, str(REPO_ROOT / "test"))
-    from sample_images import build_sample_images  # noqa: PLC0415
+    from yolo_trt_ros.testing.sample_images import build_sample_images  # noqa: PLC0415
 
     width, height = SIZES[size]
     street = build_sample_images()["street_1080p"]

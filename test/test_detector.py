@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sample_images import build_sample_images
 
 from yolo_trt_ros.core.detections import Detections
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.errors import InvalidImageError, InvalidSettingError
+from yolo_trt_ros.testing.sample_images import build_sample_images
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ def _jpeg(image: npt.NDArray[np.uint8], quality: int = 90) -> npt.NDArray[np.uin
 
 
 def test_gpu_decode_matches_opencv_pixels_and_detections() -> None:
-    from sample_images import build_sample_images
+    from yolo_trt_ros.testing.sample_images import build_sample_images
 
     gpu, cpu = NvImgCodecDecoder(0), OpenCvDecoder()
     with Detector.from_model(model_path()) as detector:

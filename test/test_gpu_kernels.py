@@ -268,7 +268,8 @@ def test_letterbox_refuses_mismatched_buffers(device: CudaDevice, stream: Stream
 def heads() -> dict[str, tuple[npt.NDArray[np.float32], LetterboxGeometry]]:
     """Raw YOLO11n heads of the sample images from ONNX Runtime (the CPU reference), with geometry."""
     import onnxruntime
-    from sample_images import build_sample_images
+
+    from yolo_trt_ros.testing.sample_images import build_sample_images
 
     session = onnxruntime.InferenceSession(str(model_path()), providers=["CPUExecutionProvider"])
     preprocess = Preprocessor(640, rect=True)

@@ -24,13 +24,13 @@ from node_harness import (
     jpeg_message,
     publish_until,
 )
-from sample_images import build_sample_images
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
 from yolo_trt_ros.core.detections import Detections
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.msg import EngineInfo
+from yolo_trt_ros.testing.sample_images import build_sample_images
 
 _reason = cuda_skip_reason() or (
     None if importlib.util.find_spec("tensorrt") else "TensorRT is not installed here"

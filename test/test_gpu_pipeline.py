@@ -30,12 +30,12 @@ _reason = cuda_skip_reason() or torch_skip_reason()
 pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
 if _reason is None:
     import torch
-    from sample_images import build_sample_images
 
     from yolo_trt_ros.backends import load_backend, resolve_backend
     from yolo_trt_ros.backends.torch_backend import TorchBackend, _Binding
     from yolo_trt_ros.cuda.runtime import allocation_stats
     from yolo_trt_ros.gpu.pipeline import GpuDetector
+    from yolo_trt_ros.testing.sample_images import build_sample_images
 
 Images = dict[str, npt.NDArray[np.uint8]]
 
@@ -149,7 +149,7 @@ def test_host_nms_gives_the_same_detections(images: Images) -> None:
 
 def test_ultralytics_torchscript_export_loads_and_agrees(tmp_path: Path, images: Images) -> None:
     pytest.importorskip("ultralytics", reason="exporting TorchScript the Ultralytics way needs it")
-    from ultralytics_torch import export_torchscript, ultralytics_from_onnx
+    from yolo_trt_ros.testing.ultralytics_torch import export_torchscript, ultralytics_from_onnx
 
     with GpuDetector.from_model(model_path(), rect=False) as onnx:
         names = onnx.names

@@ -30,8 +30,6 @@ def _tensorrt_skip_reason() -> str | None:
 _reason = cuda_skip_reason() or _tensorrt_skip_reason()
 pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
 if _reason is None:
-    from sample_images import build_sample_images
-
     from yolo_trt_ros.backends import load_backend
     from yolo_trt_ros.backends.tensorrt_backend import TensorRTBackend
     from yolo_trt_ros.cuda.runtime import allocation_stats
@@ -39,6 +37,7 @@ if _reason is None:
     from yolo_trt_ros.engine.manager import EngineManager, ExportRequest, PreparedModel
     from yolo_trt_ros.errors import BackendNotAvailableError, CudaError
     from yolo_trt_ros.gpu.pipeline import HOST_STEPS, GpuDetector
+    from yolo_trt_ros.testing.sample_images import build_sample_images
 
 Images = dict[str, npt.NDArray[np.uint8]]
 Progress = list[tuple[float, str, float, str]]

@@ -1,6 +1,6 @@
 """Hostile and careless input thrown at the real detector executable over DDS: it stays up.
 
-The frames are test/hostile_frames.py's (sizes, offsets and magic bytes written there by hand);
+The frames are yolo_trt_ros/testing/hostile_frames.py's (sizes, offsets and magic bytes written there by hand);
 good frames of the bus photo are interleaved. The node must refuse every bad frame with its
 reason, count it as bad in its diagnostics, keep detecting the good frames (a refused frame never
 takes a good one's mailbox slot), log libjpeg's complaints under the camera's name, and answer
@@ -16,7 +16,6 @@ import pytest
 from builtin_interfaces.msg import Time
 from conftest import RosHarness
 from diagnostic_msgs.msg import DiagnosticArray
-from hostile_frames import HostileFrame, compressed_cases, decoded_but_warned, raw_cases
 from lifecycle_msgs.srv import ChangeState, GetAvailableTransitions
 from node_harness import (
     Collector,
@@ -32,7 +31,6 @@ from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.msg import ParameterType, ParameterValue
 from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sample_images import build_sample_images
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray
@@ -44,6 +42,13 @@ from yolo_trt_ros.ros.image_conversion import (
     compressed_to_array,
     image_to_array,
 )
+from yolo_trt_ros.testing.hostile_frames import (
+    HostileFrame,
+    compressed_cases,
+    decoded_but_warned,
+    raw_cases,
+)
+from yolo_trt_ros.testing.sample_images import build_sample_images
 
 NODE = "detector_hostile"
 TOPICS = {"raw": "/hostile/raw", "jpeg": "/hostile/jpeg"}

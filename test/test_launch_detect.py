@@ -39,11 +39,11 @@ from node_harness import (
     sensor_qos,
 )
 from rclpy.qos import ReliabilityPolicy
-from sample_images import build_sample_images
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
 from yolo_trt_ros.detector import Detector
+from yolo_trt_ros.testing.sample_images import build_sample_images
 
 CAMERA_TOPIC = "/launch_test_camera/color/image_raw"
 NODE = "/robot/front_detector"

@@ -43,11 +43,11 @@ from node_harness import (
 )
 from rcl_interfaces.srv import GetParameters
 from rclpy.qos import ReliabilityPolicy
-from sample_images import build_sample_images
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
 from yolo_trt_ros.msg import EngineInfo
+from yolo_trt_ros.testing.sample_images import build_sample_images
 
 SHARE = Path(get_package_share_directory("yolo_trt_ros"))
 PROFILE = yaml.safe_load((SHARE / "config" / "power_modes" / "10w.yaml").read_text())

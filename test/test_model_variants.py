@@ -13,13 +13,13 @@ from typing import Any
 import numpy as np
 import pytest
 from model_variants import make_efficient_nms_model, make_end2end_model, make_static_model
-from sample_images import Image, build_sample_images
 
 from yolo_trt_ros.core.detections import Detections
 from yolo_trt_ros.core.nms import box_iou
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.errors import InvalidSettingError
 from yolo_trt_ros.models import bundled_model_path
+from yolo_trt_ros.testing.sample_images import Image, build_sample_images
 
 CONF = 0.25  # the in-graph NMS threshold, and the Detector's
 IMAGES = ("bus", "zidane", "street_1080p")

@@ -29,11 +29,11 @@ from node_harness import (
     status_value,
 )
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sample_images import build_sample_images
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
 from yolo_trt_ros.ros import compat
+from yolo_trt_ros.testing.sample_images import build_sample_images
 
 OUTCOMES = (
     "frames published",

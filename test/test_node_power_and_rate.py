@@ -27,12 +27,12 @@ from node_harness import (
     status_value,
 )
 from rclpy.qos import ReliabilityPolicy
-from sample_images import build_sample_images
 from sensor_msgs.msg import Image
 from test_nvpmodel import BOARDS
 from vision_msgs.msg import Detection2DArray
 
 from yolo_trt_ros.msg import EngineInfo
+from yolo_trt_ros.testing.sample_images import build_sample_images
 
 
 def power_status(

@@ -301,7 +301,7 @@ def test_the_fake_environment_really_hides_rosbags(
 @pytest.mark.parametrize(
     ("module", "arguments"),
     [
-        ("yolo_trt_ros.ros.replay", ["{bag}"]),
+        ("yolo_trt_ros.ros_tools.bag_replay", ["{bag}"]),
         ("yolo_trt_ros.tools.make_bag", ["{image}", "{out}"]),
     ],
 )

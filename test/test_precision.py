@@ -13,7 +13,6 @@ import numpy as np
 import onnx
 import pytest
 from onnx import numpy_helper
-from sample_images import build_sample_images
 
 from yolo_trt_ros.core.detections import Detections
 from yolo_trt_ros.core.nms import box_iou
@@ -23,6 +22,7 @@ from yolo_trt_ros.engine.manager import EngineManager, ExportRequest
 from yolo_trt_ros.engine.precision import calibration_images, calibration_sha256
 from yolo_trt_ros.errors import InvalidSettingError
 from yolo_trt_ros.models import bundled_model_path
+from yolo_trt_ros.testing.sample_images import build_sample_images
 
 CALIBRATION_SOURCES = ("bus", "zidane", "astronaut", "coffee", "street_1080p", "motorcycle")
 

@@ -26,7 +26,6 @@ from node_harness import (
 )
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
-from sample_images import build_sample_images
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray
@@ -43,6 +42,7 @@ from yolo_trt_ros.ros.transport import (
     image_from_cdr,
     warn_about_transport,
 )
+from yolo_trt_ros.testing.sample_images import build_sample_images
 
 
 @pytest.mark.parametrize("frame_id", ["", "c", "cam", "camera_optical_frame"])  # all alignments

@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sample_images import array_sha256, build_sample_images
 
 from yolo_trt_ros.core.detections import Detections
 from yolo_trt_ros.core.nms import box_iou
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.models import bundled_model_path
+from yolo_trt_ros.testing.sample_images import array_sha256, build_sample_images
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ultralytics_reference.json"
 REFERENCE = json.loads(FIXTURE.read_text())

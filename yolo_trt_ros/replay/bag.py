@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from yolo_trt_ros.cdr import encapsulation_is_little_endian, header_stamp_ns
 from yolo_trt_ros.closing import ClosesOnExit
 from yolo_trt_ros.errors import BagError
-from yolo_trt_ros.replay.cdr import encapsulation_is_little_endian, header_stamp_ns
 from yolo_trt_ros.replay.rosbags_check import require_rosbags
 
 if TYPE_CHECKING:

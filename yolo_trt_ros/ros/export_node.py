@@ -17,50 +17,25 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import rclpy
 from rclpy.action import ActionServer
 from rclpy.action.server import ServerGoalHandle
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import Executor, MultiThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import Header
 
 from yolo_trt_ros.action import ExportEngine
-from yolo_trt_ros.engine.cache import POLICIES, EngineCache
+from yolo_trt_ros.engine.cache import EngineCache
 from yolo_trt_ros.engine.manager import EngineManager, ExportRequest, PreparedModel
 from yolo_trt_ros.errors import InvalidSettingError, YoloTrtRosError
 from yolo_trt_ros.models import bundled_model_path
 from yolo_trt_ros.msg import EngineInfo
 from yolo_trt_ros.ros import messages
+from yolo_trt_ros.ros.node_runner import run_node
+from yolo_trt_ros.ros.parameters import descriptor_for
 from yolo_trt_ros.ros.service_guard import guard_services
+from yolo_trt_ros.settings import EXPORT_PARAMETERS
 
 __all__ = ["ExportNode", "main"]
-
-_PARAMETERS: dict[str, tuple[Any, str]] = {
-    "model": (
-        "",
-        "Model to export: .onnx or .pt (needs Ultralytics). Empty: the bundled YOLO11n ONNX.",
-    ),
-    "precision": (
-        "auto",
-        "auto | fp32 | fp16 | int8 (auto: fp16 with TensorRT, the model's own without).",
-    ),
-    "device": ("auto", "auto | cuda:N | dla:N (DLA falls back to the GPU for unsupported layers)."),
-    "image_size": (0, "Input size: 640 (square) or [height, width], multiples of 32. 0: 640."),
-    "batch": (1, "Largest batch the engine accepts."),
-    "dynamic": (False, "Dynamic input shapes (1x32x32 up to batch x image_size)."),
-    "calibration_dir": ("", "Folder of typical frames for INT8 calibration (required for int8)."),
-    "workspace_mib": (0, "TensorRT workspace limit in MiB; 0: TensorRT's default."),
-    "optimization_level": (-1, "TensorRT builder optimisation level 0..5; -1: TensorRT's default."),
-    "force": (False, "Rebuild even when a matching engine is cached."),
-    "output_dir": ("", "Also copy the engine and its sidecar here."),
-    "engine_cache_dir": ("", "Engine cache; empty: ~/.cache/yolo_trt_ros/engines."),
-    "cache_policy": (
-        "rebuild",
-        f"What to do with a stale cached engine: {' or '.join(POLICIES)} (strict refuses).",
-    ),
-    "backend": ("auto", "auto | tensorrt (fail without it) | onnxruntime (prepare the ONNX only)."),
-    "server": (False, "Serve the ExportEngine action instead of exporting once and exiting."),
-}
 
 
 def _image_size(value: Any) -> tuple[int, int] | None:
@@ -73,7 +48,7 @@ def _image_size(value: Any) -> tuple[int, int] | None:
         and all(isinstance(v, int) for v in value)
     ):
         return int(value[0]), int(value[1])
-    raise InvalidSettingError(f"parameter image_size: {value!r} is not 640 or [height, width]")
+    raise InvalidSettingError.of("image_size", f"{value!r} is not 640 or [height, width]")
 
 
 def _request_from(values: dict[str, Any]) -> ExportRequest:
@@ -117,25 +92,21 @@ class ExportNode(Node):
     def __init__(self, node_name: str = "yolo_export", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         guard_services(self, self.get_logger().warn)  # no request may end the process
-        from rcl_interfaces.msg import ParameterDescriptor  # noqa: PLC0415
-
-        for name, (default, description) in _PARAMETERS.items():
-            descriptor = ParameterDescriptor(
-                description=description, dynamic_typing=name == "image_size"
-            )
-            self.declare_parameter(name, default, descriptor)
+        for spec in EXPORT_PARAMETERS:
+            self.declare_parameter(spec.name, spec.default, descriptor_for(spec))
         self._lock = threading.Lock()  # one export at a time: builds need the whole GPU
         self._action: ActionServer | None = None
 
     def values(self) -> dict[str, Any]:
         """Return the current parameter values."""
-        return {name: self.get_parameter(name).value for name in _PARAMETERS}
+        return {spec.name: self.get_parameter(spec.name).value for spec in EXPORT_PARAMETERS}
 
     def manager(self, progress: Any) -> EngineManager:
         """Make an engine manager on the configured cache."""
         values = self.values()
         directory = Path(values["engine_cache_dir"]) if values["engine_cache_dir"] else None
-        return EngineManager(EngineCache(directory, str(values["cache_policy"])), progress=progress)
+        policy = values["cache_policy"] or values["engine_cache_policy"]  # the former name wins
+        return EngineManager(EngineCache(directory, str(policy)), progress=progress)
 
     def log_progress(self, stage: str, percent: float, message: str) -> None:
         """Log one progress line."""
@@ -219,31 +190,23 @@ def _summary(prepared: PreparedModel) -> str:
 
 def main(args: list[str] | None = None) -> int:
     """Export once and exit, or serve the action until Ctrl-C."""
-    rclpy.init(args=args)
-    node = ExportNode()
-    executor: MultiThreadedExecutor | None = None
-    status = 0
+    return run_node(
+        ExportNode, args, spin=_serve_or_export, executor=MultiThreadedExecutor, own_signals=False
+    )
+
+
+def _serve_or_export(node: ExportNode, executor: Executor) -> int:
+    if node.get_parameter("server").value:
+        node.serve()
+        executor.spin()
+        return 0
     try:
-        if node.get_parameter("server").value:
-            node.serve()
-            executor = MultiThreadedExecutor()
-            executor.add_node(node)
-            executor.spin()
-        else:
-            try:
-                prepared = node.export(_request_from(node.values()), node.log_progress)
-                print(_summary(prepared), flush=True)
-            except YoloTrtRosError as error:
-                node.get_logger().error(f"export failed: {error}")
-                status = 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if executor is not None:
-            executor.shutdown(timeout_sec=5.0)  # stop its worker threads, or the process lingers
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return status
+        prepared = node.export(_request_from(node.values()), node.log_progress)
+    except YoloTrtRosError as error:
+        node.get_logger().error(f"export failed: {error}")
+        return 1
+    print(_summary(prepared), flush=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,17 +1,17 @@
 """Camera frames from serialized (raw) subscriptions, and the watch on frames lost in transport.
 
 With ``create_subscription(..., raw=True)`` rclpy hands the callback the CDR bytes of the
-message; ``image_from_cdr`` and ``compressed_image_from_cdr`` read the few header fields and
-return the pixel data as a memoryview of those bytes: no Python message is built and no pixel is
-copied (``image_to_array`` then views it in place). ``TransportMonitor`` counts the DDS
-message-lost events of a subscription and the frames missing from its publishers' sequence numbers
-(``yolo_trt_ros.stream.sequence_gaps``), and says, for the camera's diagnostics, when large frames
-are being lost or travel over a setup known to lose them, and what to do about it.
+message; ``image_from_cdr`` and ``compressed_image_from_cdr`` read the few header fields with
+``yolo_trt_ros.cdr.CdrReader`` and return the pixel data as a memoryview of those bytes: no Python
+message is built and no pixel is copied (``image_to_array`` then views it in place).
+``TransportMonitor`` counts the DDS message-lost events of a subscription and the frames missing
+from its publishers' sequence numbers (``yolo_trt_ros.stream.sequence_gaps``), and says, for the
+camera's diagnostics, when large frames are being lost or travel over a setup known to lose them,
+and what to do about it.
 """
 
 from __future__ import annotations
 
-import struct
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -23,8 +23,8 @@ from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 from rclpy.utilities import get_rmw_implementation_identifier
 from std_msgs.msg import Header
 
+from yolo_trt_ros.cdr import CdrReader
 from yolo_trt_ros.dds import frame_loss_risk
-from yolo_trt_ros.errors import InvalidImageError
 from yolo_trt_ros.ros.compat import FEATURES, QoSMessageLostInfo, RclpyFeatures, publication_of
 from yolo_trt_ros.stream.sequence_gaps import SequenceGaps
 
@@ -42,7 +42,6 @@ __all__ = [
 LOSS_WINDOW_S: Final = 10.0
 """Lost frames older than this no longer raise the warning."""
 _LARGE_FRAME_BYTES: Final = 65_500  # more than one UDP datagram: the frame travels in fragments
-_ENCAPSULATIONS: Final = {b"\x00\x00": ">", b"\x00\x01": "<"}  # CDR big / little endian
 
 
 @dataclass(frozen=True)
@@ -67,60 +66,15 @@ class SerializedCompressedImage:
     data: memoryview
 
 
-class _CdrReader:
-    """Reads XCDR1 primitives in order; alignment counts from after the 4-byte encapsulation."""
-
-    def __init__(self, buffer: bytes | memoryview, what: str) -> None:
-        self._buffer = memoryview(buffer).cast("B")
-        self._what = what
-        endian = _ENCAPSULATIONS.get(bytes(self._buffer[:2]))
-        if endian is None:
-            raise InvalidImageError(
-                f"the serialized {what} does not start with a CDR encapsulation header "
-                f"({bytes(self._buffer[:4]).hex()}); is the topic type right?"
-            )
-        self._endian = endian
-        self._offset = 4
-
-    def _take(self, size: int, align: int) -> int:
-        self._offset += -(self._offset - 4) % align
-        start, self._offset = self._offset, self._offset + size
-        if self._offset > len(self._buffer):
-            raise InvalidImageError(
-                f"the serialized {self._what} is truncated ({len(self._buffer)} bytes)"
-            )
-        return start
-
-    def u32(self) -> int:
-        value: int = struct.unpack_from(f"{self._endian}I", self._buffer, self._take(4, 4))[0]
-        return value
-
-    def i32(self) -> int:
-        value: int = struct.unpack_from(f"{self._endian}i", self._buffer, self._take(4, 4))[0]
-        return value
-
-    def u8(self) -> int:
-        return int(self._buffer[self._take(1, 1)])
-
-    def string(self) -> str:
-        size = self.u32()  # includes the terminating NUL
-        start = self._take(size, 1)
-        return bytes(self._buffer[start : start + max(size - 1, 0)]).decode("utf-8", "replace")
-
-    def octets(self) -> memoryview:
-        size = self.u32()
-        start = self._take(size, 1)
-        return self._buffer[start : start + size]
-
-    def header(self) -> Header:
-        sec, nanosec = self.i32(), self.u32()
-        return Header(stamp=Time(sec=sec, nanosec=nanosec), frame_id=self.string())
+def _header(reader: CdrReader) -> Header:
+    sec, nanosec, frame_id = reader.header()
+    return Header(stamp=Time(sec=sec, nanosec=nanosec), frame_id=frame_id)
 
 
 def image_from_cdr(serialized: bytes | memoryview) -> SerializedImage:
     """Read a serialized sensor_msgs/Image without copying its pixels."""
-    reader = _CdrReader(serialized, "sensor_msgs/Image")
-    header = reader.header()
+    reader = CdrReader(serialized, "sensor_msgs/Image")
+    header = _header(reader)
     height, width = reader.u32(), reader.u32()
     encoding, is_bigendian = reader.string(), reader.u8()
     step = reader.u32()
@@ -129,8 +83,8 @@ def image_from_cdr(serialized: bytes | memoryview) -> SerializedImage:
 
 def compressed_image_from_cdr(serialized: bytes | memoryview) -> SerializedCompressedImage:
     """Read a serialized sensor_msgs/CompressedImage without copying its data."""
-    reader = _CdrReader(serialized, "sensor_msgs/CompressedImage")
-    header = reader.header()
+    reader = CdrReader(serialized, "sensor_msgs/CompressedImage")
+    header = _header(reader)
     return SerializedCompressedImage(header, reader.string(), reader.octets())
 
 

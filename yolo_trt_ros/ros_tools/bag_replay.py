@@ -24,34 +24,32 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import rclpy
 from rclpy.node import Node
 from rclpy.qos import ReliabilityPolicy
-from rclpy.signals import SignalHandlerOptions
 
+from yolo_trt_ros.cdr import restamped
 from yolo_trt_ros.errors import BagError
 from yolo_trt_ros.replay.bag import ImageBag, ImageTopic
-from yolo_trt_ros.replay.cdr import restamped
 from yolo_trt_ros.replay.ledger import FrameLedger, FrameRecord
 from yolo_trt_ros.replay.pacing import TimedFrame, timeline
 from yolo_trt_ros.replay.prefetch import Prefetcher
 from yolo_trt_ros.replay.progress import Progress
 from yolo_trt_ros.replay.report import build_report, render_text, write_report
-from yolo_trt_ros.ros.bag_player import BagPlayer
-from yolo_trt_ros.ros.detector_discovery import (
+from yolo_trt_ros.ros.node_runner import ros_session
+from yolo_trt_ros.ros_tools.bag_player import BagPlayer
+from yolo_trt_ros.ros_tools.detector_discovery import (
+    DetectorCamera,
     DetectorNotFoundError,
-    Stream,
     TopicNotWatchedError,
-    find_detector_streams,
+    find_detector_cameras,
 )
-from yolo_trt_ros.ros.latency_probe import LatencyProbe
-from yolo_trt_ros.ros.measurement import (
+from yolo_trt_ros.ros_tools.latency_probe import LatencyProbe
+from yolo_trt_ros.ros_tools.measurement import (
     Spinner,
     add_measurement_arguments,
     counter_delta,
     run_info,
     split_ros_args,
-    stop_on_sigterm,
     wait_for,
 )
 
@@ -160,7 +158,7 @@ def _open_bag(
 
 
 def _check_input_types(
-    topics: Sequence[ImageTopic], streams: Sequence[Stream], detector: str
+    topics: Sequence[ImageTopic], streams: Sequence[DetectorCamera], detector: str
 ) -> None:
     for topic, stream in zip(topics, streams, strict=True):
         if topic.kind != stream.input_type:
@@ -227,28 +225,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BagError as error:
         print(f"replay: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    rclpy.init(args=["replay", *ros_args], signal_handler_options=SignalHandlerOptions.NO)
-    stop_on_sigterm()
-    ledger = FrameLedger()
-    node, probe = Node("bag_replay"), LatencyProbe(ledger, "bag_replay_probe")
-    spinner = Spinner(node, probe)
-    try:
-        return _replay(args, bag, topics, remap, node, probe, ledger)
-    except BagError as error:
-        print(f"replay: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except DetectorNotFoundError as error:
-        print(f"replay: {error}", file=sys.stderr)
-        return EXIT_NO_DETECTOR
-    except KeyboardInterrupt:
-        print("replay: interrupted before any frame was sent", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    finally:
-        bag.close()
-        spinner.stop()
-        probe.destroy_node()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    with ros_session(["replay", *ros_args]):  # SIGINT and SIGTERM: KeyboardInterrupt
+        ledger = FrameLedger()
+        node, probe = Node("bag_replay"), LatencyProbe(ledger, "bag_replay_probe")
+        spinner = Spinner(node, probe)
+        try:
+            return _replay(args, bag, topics, remap, node, probe, ledger)
+        except BagError as error:
+            print(f"replay: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except DetectorNotFoundError as error:
+            print(f"replay: {error}", file=sys.stderr)
+            return EXIT_NO_DETECTOR
+        except KeyboardInterrupt:
+            print("replay: interrupted before any frame was sent", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        finally:
+            bag.close()
+            spinner.stop()
+            probe.destroy_node()
+            node.destroy_node()
 
 
 def _replay(  # noqa: PLR0917 - the parts main() has set up
@@ -268,7 +264,7 @@ def _replay(  # noqa: PLR0917 - the parts main() has set up
     player = BagPlayer(node, topics, remap, reliability)
     targets = [player.targets[t.name] for t in topics]
     try:
-        streams = find_detector_streams(probe, args.detector, args.wait_detector, targets)
+        streams = find_detector_cameras(probe, args.detector, args.wait_detector, targets)
     except TopicNotWatchedError as error:
         hint = f"; or replay the bag's {topics[0].name} on a topic it watches: --remap {topics[0].name}:=TOPIC"
         raise TopicNotWatchedError(f"{error}{hint}") from None

@@ -16,14 +16,17 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-import rclpy
+import numpy as np
+import numpy.typing as npt
 from rclpy.executors import SingleThreadedExecutor
 
 from yolo_trt_ros.errors import InvalidImageError
-from yolo_trt_ros.ros.detection_printer import DetectionPrinter
-from yolo_trt_ros.ros.image_source import ImageSourceNode, frames_from
+from yolo_trt_ros.ros.node_runner import ros_session
+from yolo_trt_ros.ros_tools.detection_printer import DetectionPrinter
+from yolo_trt_ros.ros_tools.image_source import ImageSourceNode, frames_from
 
 __all__ = ["main"]
 
@@ -98,9 +101,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo: {error}", file=sys.stderr)
         return 2
     detector = _start_detector(args)
-    rclpy.init()
+    with ros_session(own_signals=False):
+        return _show(args, detector, itertools.chain([first], frames))
+
+
+def _show(
+    args: argparse.Namespace,
+    detector: subprocess.Popen[str],
+    frames: Iterator[npt.NDArray[np.uint8]],
+) -> int:
+    """Publish, print and wait for the results; stop the detector."""
     camera = ImageSourceNode(
-        itertools.chain([first], frames),
+        frames,
         topic=TOPIC,
         rate_hz=args.rate,
         compressed=args.compressed,
@@ -134,7 +146,6 @@ def main(argv: list[str] | None = None) -> int:
         executor.shutdown()
         camera.destroy_node()
         printer.destroy_node()
-        rclpy.try_shutdown()
     if printer.results < args.frames:
         print(
             f"demo: only {printer.results} of {args.frames} results arrived (see the detector's log above)",

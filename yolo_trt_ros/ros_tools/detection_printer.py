@@ -14,7 +14,6 @@ from pathlib import Path
 
 import cv2
 import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
@@ -22,6 +21,7 @@ from vision_msgs.msg import Detection2DArray
 from yolo_trt_ros.errors import InvalidImageError
 from yolo_trt_ros.msg import InferenceTiming
 from yolo_trt_ros.ros.image_conversion import image_to_array
+from yolo_trt_ros.ros.node_runner import run_node
 
 __all__ = ["DetectionPrinter", "main"]
 
@@ -114,17 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(
         rclpy.utilities.remove_ros_args(["detection_printer", *args_and_ros])[1:]
     )
-    rclpy.init(args=["detection_printer", *args_and_ros])
-    node = DetectionPrinter(args.detector, args.out)
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.flush()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(
+        lambda: DetectionPrinter(args.detector, args.out),
+        ["detection_printer", *args_and_ros],
+        stop=DetectionPrinter.flush,
+        own_signals=False,
+    )
 
 
 if __name__ == "__main__":

@@ -17,16 +17,16 @@ from rclpy.node import Node
 from rclpy.parameter import parameter_value_to_python
 
 from yolo_trt_ros.errors import YoloTrtRosError
-from yolo_trt_ros.ros.parameters import camera_names_for
+from yolo_trt_ros.settings import camera_names_for
 
 __all__ = [
     "COUNTER_KEYS",
+    "DetectorCamera",
     "DetectorNotFoundError",
-    "Stream",
     "TopicNotWatchedError",
     "absolute_node_name",
     "counters_from",
-    "find_detector_streams",
+    "find_detector_cameras",
 ]
 
 # diagnostics key -> report key of the per-camera frame counters
@@ -47,7 +47,7 @@ class TopicNotWatchedError(DetectorNotFoundError):
 
 
 @dataclass(frozen=True)
-class Stream:
+class DetectorCamera:
     """One camera of the detector: its image topic, where its outputs go, its name and input type."""
 
     image_topic: str
@@ -86,9 +86,9 @@ def _call(client: Any, request: Any, timeout_s: float) -> Any:
     return future.result()
 
 
-def find_detector_streams(
+def find_detector_cameras(
     node: Node, detector: str, timeout_s: float, only: Sequence[str] = ()
-) -> list[Stream]:
+) -> list[DetectorCamera]:
     """Ask a running detector which cameras it watches; keep those on the ``only`` topics.
 
     Raises DetectorNotFoundError when it does not answer within ``timeout_s`` or watches none of
@@ -112,7 +112,7 @@ def find_detector_streams(
     types = list(types or ["raw"])
     single = len(topics) == 1
     streams = [
-        Stream(
+        DetectorCamera(
             image_topic=_resolve(topic, detector),
             outputs=detector if single else f"{detector}/{camera}",
             camera=camera,

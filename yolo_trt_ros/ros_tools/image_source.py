@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import rclpy
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import Executor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
@@ -30,6 +30,7 @@ from yolo_trt_ros.errors import InvalidImageError
 from yolo_trt_ros.media import image_files, is_image_file, read_image, video_frames
 from yolo_trt_ros.models import bundled_sample_image_path
 from yolo_trt_ros.ros.image_conversion import array_to_image_msg
+from yolo_trt_ros.ros.node_runner import run_node
 
 __all__ = ["ImageSourceNode", "frames_from", "main"]
 
@@ -151,25 +152,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidImageError as error:
         print(f"image_publisher: {error}", file=sys.stderr)
         return 2
-    rclpy.init(args=["image_publisher", *args_and_ros])
-    node = ImageSourceNode(
-        itertools.chain([first], frames),
-        topic=args.topic,
-        rate_hz=args.rate,
-        compressed=args.compressed,
-        reliability=args.reliability,
-        frame_id=args.frame_id,
-        count=args.count,
+
+    def make_node() -> ImageSourceNode:
+        return ImageSourceNode(
+            itertools.chain([first], frames),
+            topic=args.topic,
+            rate_hz=args.rate,
+            compressed=args.compressed,
+            reliability=args.reliability,
+            frame_id=args.frame_id,
+            count=args.count,
+        )
+
+    return run_node(
+        make_node, ["image_publisher", *args_and_ros], spin=_spin_until_done, own_signals=False
     )
-    try:
-        while rclpy.ok() and not node.done:
-            rclpy.spin_once(node, timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+
+
+def _spin_until_done(node: ImageSourceNode, executor: Executor) -> None:
+    while rclpy.ok() and not node.done:
+        executor.spin_once(timeout_sec=0.1)
 
 
 if __name__ == "__main__":

@@ -21,37 +21,35 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from rclpy.signals import SignalHandlerOptions
 from rclpy.subscription import Subscription
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
+from yolo_trt_ros.cdr import header_stamp_ns
 from yolo_trt_ros.msg import EngineInfo, InferenceTiming
-from yolo_trt_ros.replay.cdr import header_stamp_ns
 from yolo_trt_ros.replay.ledger import FrameLedger, StageTimes
 from yolo_trt_ros.replay.report import build_report, render_text, write_report
 from yolo_trt_ros.ros.compat import publisher_count
-from yolo_trt_ros.ros.detector_discovery import (
+from yolo_trt_ros.ros.node_runner import ros_session
+from yolo_trt_ros.ros.qos import LATCHED
+from yolo_trt_ros.ros_tools.detector_discovery import (
     COUNTER_KEYS,
+    DetectorCamera,
     DetectorNotFoundError,
-    Stream,
     absolute_node_name,
     counters_from,
-    find_detector_streams,
+    find_detector_cameras,
 )
-from yolo_trt_ros.ros.measurement import (
+from yolo_trt_ros.ros_tools.measurement import (
     Spinner,
     add_measurement_arguments,
     counter_delta,
     run_info,
     split_ros_args,
-    stop_on_sigterm,
 )
-from yolo_trt_ros.ros.qos import LATCHED
 
 __all__ = ["LatencyProbe", "main"]
 
@@ -65,7 +63,7 @@ class LatencyProbe(Node):
         super().__init__(node_name)
         self.ledger = ledger
         self.detector = ""
-        self.streams: list[Stream] = []
+        self.streams: list[DetectorCamera] = []
         self.engine: dict[str, Any] = {}
         self._outputs: list[Subscription] = []
         self._images: dict[str, Subscription] = {}
@@ -74,7 +72,7 @@ class LatencyProbe(Node):
         self._counters_lock = threading.Lock()
         self.last_image_monotonic: float | None = None
 
-    def watch(self, detector: str, streams: Sequence[Stream]) -> None:
+    def watch(self, detector: str, streams: Sequence[DetectorCamera]) -> None:
         """Subscribe to the detector's outputs, diagnostics and EngineInfo for these streams."""
         self.detector, self.streams = absolute_node_name(detector), list(streams)
         for stream in self.streams:
@@ -268,51 +266,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Probe until a stop condition, then write and print the report. Exit 3: no detector."""
     ours, ros_args = split_ros_args(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(ours)
-    rclpy.init(args=["latency_probe", *ros_args], signal_handler_options=SignalHandlerOptions.NO)
-    stop_on_sigterm()
-    ledger = FrameLedger()
-    probe = LatencyProbe(ledger)
-    spinner = Spinner(probe)
-    try:
+    with ros_session(["latency_probe", *ros_args]):  # SIGINT and SIGTERM: KeyboardInterrupt
+        ledger = FrameLedger()
+        probe = LatencyProbe(ledger)
+        spinner = Spinner(probe)
         try:
-            streams = find_detector_streams(probe, args.detector, args.wait_detector, args.topics)
-        except DetectorNotFoundError as error:
-            print(f"latency_probe: {error}", file=sys.stderr)
-            return 3
-        probe.watch(args.detector, streams)
-        before = probe.counters(timeout_s=1.5)  # before any image is counted
-        probe.watch_images()
-        print(
-            f"latency_probe: measuring {args.detector} on {', '.join(s.image_topic for s in streams)}; "
-            "waiting for images (Ctrl-C to stop)",
-            file=sys.stderr,
-        )
-        _run_until_done(probe, args)
-        ledger.wait_until_quiet(args.answer_timeout, limit_s=args.answer_timeout * 5)
-        after = probe.counters(newer_than=time.monotonic(), timeout_s=2.5) if before else None
-        report = build_report(
-            ledger.finish(),
-            run_info(
-                "latency_probe",
-                ", ".join(s.image_topic for s in streams),
-                args.detector,
-                topics=[s.image_topic for s in streams],
-                mode="observed (latency from when the probe saw each image)",
-                stamps="publisher's",
-                label=args.label,
-                answer_timeout_s=args.answer_timeout,
-                engine=probe.engine or None,
-            ),
-            counter_delta(before, after),
-            ledger.unmatched,
-        )
-        files = write_report(report, args.out, plots=not args.no_plots)
-        print(render_text(report, files))
-        return 0
-    finally:
-        spinner.stop()
-        probe.destroy_node()
-        rclpy.try_shutdown()
+            try:
+                streams = find_detector_cameras(
+                    probe, args.detector, args.wait_detector, args.topics
+                )
+            except DetectorNotFoundError as error:
+                print(f"latency_probe: {error}", file=sys.stderr)
+                return 3
+            probe.watch(args.detector, streams)
+            before = probe.counters(timeout_s=1.5)  # before any image is counted
+            probe.watch_images()
+            print(
+                f"latency_probe: measuring {args.detector} on {', '.join(s.image_topic for s in streams)}; "
+                "waiting for images (Ctrl-C to stop)",
+                file=sys.stderr,
+            )
+            _run_until_done(probe, args)
+            ledger.wait_until_quiet(args.answer_timeout, limit_s=args.answer_timeout * 5)
+            after = probe.counters(newer_than=time.monotonic(), timeout_s=2.5) if before else None
+            report = build_report(
+                ledger.finish(),
+                run_info(
+                    "latency_probe",
+                    ", ".join(s.image_topic for s in streams),
+                    args.detector,
+                    topics=[s.image_topic for s in streams],
+                    mode="observed (latency from when the probe saw each image)",
+                    stamps="publisher's",
+                    label=args.label,
+                    answer_timeout_s=args.answer_timeout,
+                    engine=probe.engine or None,
+                ),
+                counter_delta(before, after),
+                ledger.unmatched,
+            )
+            files = write_report(report, args.out, plots=not args.no_plots)
+            print(render_text(report, files))
+            return 0
+        finally:
+            spinner.stop()
+            probe.destroy_node()
 
 
 if __name__ == "__main__":

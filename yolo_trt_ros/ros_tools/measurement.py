@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import platform
-import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -16,7 +15,7 @@ from typing import Any
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
-from yolo_trt_ros.ros.detector_discovery import absolute_node_name
+from yolo_trt_ros.ros_tools.detector_discovery import absolute_node_name
 
 __all__ = [
     "Spinner",
@@ -24,18 +23,8 @@ __all__ = [
     "counter_delta",
     "run_info",
     "split_ros_args",
-    "stop_on_sigterm",
     "wait_for",
 ]
-
-
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def stop_on_sigterm() -> None:
-    """Let SIGTERM stop the tool the way Ctrl-C does (the report is still written)."""
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
 
 
 def counter_delta(

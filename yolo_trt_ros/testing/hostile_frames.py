@@ -63,7 +63,7 @@ def _sized(jpeg: bytes, width: int, height: int) -> bytes:
 
 
 def hidden_header_jpeg(side: int = 16000) -> bytes:
-    """A side x side frame header with one stray byte before it (libjpeg skips it, with a warning)."""
+    """Return a side x side frame header with one stray byte before it (libjpeg skips it, with a warning)."""
     big = _sized(encode(".jpg"), side, side)
     at = sof_offset(big)
     return big[:at] + b"\x00" + big[at:]
@@ -185,13 +185,13 @@ def compressed_cases() -> list[HostileFrame]:
 
 
 def decoded_but_warned(image: npt.NDArray[np.uint8]) -> bytes:
-    """A JPEG of image cut inside its scan and closed with EOI: libjpeg warns, and decodes it."""
+    """Return a JPEG of image cut inside its scan and closed with EOI: libjpeg warns, and decodes it."""
     jpeg = encode(".jpg", image)
     return jpeg[: len(jpeg) // 2] + b"\xff\xd9"
 
 
 def mutated(data: bytes, rng: np.random.Generator) -> bytes:
-    """A random corruption of an encoded image: flipped bytes, a cut, inserted junk or a new size."""
+    """Return a random corruption of an encoded image: flipped bytes, a cut, inserted junk or a new size."""
     choice = int(rng.integers(0, 5))
     buffer = bytearray(data)
     if choice == 0:

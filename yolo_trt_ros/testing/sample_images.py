@@ -3,8 +3,8 @@
 scripts/prepare_test_images.py puts eight source files (from pinned PyPI wheels) into
 .cache/test_images; this module decodes them and derives three more with plain NumPy (rotation,
 subsampling, a 1080p composite), so the set covers portrait and landscape, tiny and full-HD,
-grayscale and 4-channel input. `python test/sample_images.py --export DIR` writes each array as
-.npy: the Ultralytics reference runs on those exact arrays, so decoding differences between
+grayscale and 4-channel input. `python -m yolo_trt_ros.testing.sample_images --export DIR` writes
+each array as .npy: the Ultralytics reference runs on those exact arrays, so decoding differences between
 machines cannot creep into the comparison.
 """
 
@@ -22,9 +22,11 @@ import numpy.typing as npt
 
 Image = npt.NDArray[np.uint8]
 
+# The checkout's .cache/test_images (the symlink install resolves to the source tree), unless the
+# environment names another folder.
 IMAGES_DIR = Path(
     os.environ.get(
-        "YOLO_TRT_ROS_TEST_IMAGES", Path(__file__).resolve().parents[1] / ".cache" / "test_images"
+        "YOLO_TRT_ROS_TEST_IMAGES", Path(__file__).resolve().parents[2] / ".cache" / "test_images"
     )
 )
 
@@ -47,7 +49,7 @@ def _with_alpha(bgr: Image) -> Image:
 
 
 def _composite_1080p(zidane: Image, bus: Image) -> Image:
-    """A 1920x1080 street-and-people frame: zidane top-left, the left 640 columns of bus on the right."""
+    """Return a 1920x1080 street-and-people frame: zidane top-left, the left 640 columns of bus on the right."""
     frame = np.full((1080, 1920, 3), 114, np.uint8)
     frame[: zidane.shape[0], : zidane.shape[1]] = zidane
     frame[:, 1280:] = bus[:, :640]

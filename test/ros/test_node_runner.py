@@ -1,0 +1,60 @@
+"""run_node: rclpy from init to shutdown around one node, and SIGTERM ending the spin like Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+
+import pytest
+import rclpy
+from rclpy.executors import Executor, MultiThreadedExecutor
+from rclpy.node import Node
+
+from yolo_trt_ros.ros.node_runner import run_node
+
+
+@pytest.fixture(autouse=True)
+def _restore_signal_handlers() -> Iterator[None]:
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for number, handler in saved.items():
+        signal.signal(number, handler)
+
+
+def test_the_spin_sets_the_status_and_everything_is_stopped_after_it() -> None:
+    stopped: list[str] = []
+    seen: list[tuple[bool, type[Executor]]] = []
+
+    def spin(node: Node, executor: Executor) -> int:
+        seen.append((rclpy.ok(), type(executor)))
+        return 3
+
+    status = run_node(
+        lambda: Node("runner_status"),
+        ["runner"],
+        spin=spin,
+        stop=lambda node: stopped.append(node.get_name()),
+        executor=MultiThreadedExecutor,
+    )
+    assert status == 3
+    assert seen == [(True, MultiThreadedExecutor)]
+    assert stopped == ["runner_status"]
+    assert not rclpy.ok()  # shut down after the run
+
+
+def test_sigterm_ends_the_spin_like_ctrl_c_while_ros_is_still_up() -> None:
+    stopped: list[bool] = []
+
+    def spin(node: Node, executor: Executor) -> int:
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(100):  # the handler raises KeyboardInterrupt between two waits
+            executor.spin_once(timeout_sec=0.05)
+        return 5  # not reached when SIGTERM stopped the spin
+
+    status = run_node(
+        lambda: Node("runner_sigterm"), spin=spin, stop=lambda node: stopped.append(rclpy.ok())
+    )
+    assert status == 0
+    assert stopped == [True]  # stop(node) ran before rclpy shut down
+    assert not rclpy.ok()

@@ -1,0 +1,93 @@
+"""Run the package's nodes: rclpy init, SIGINT/SIGTERM, executor, spin and a clean shutdown.
+
+Two ways to take the signals, chosen per command:
+
+- ``own_signals=True``: rclpy's handlers stay off and both SIGINT and SIGTERM raise
+  KeyboardInterrupt in the main thread, so the command leaves its spin while ROS is still up and
+  can stop its nodes (the detector stops its inference thread and transitions to finalized; the
+  measurement tools still write their report). The spin must wake now and then (a timer, a
+  timeout or a background thread) for Python to raise it.
+- ``own_signals=False``: rclpy's handlers shut the context down on a signal, which also wakes an
+  executor blocked without a timeout; the spin ends with KeyboardInterrupt or
+  ExternalShutdownException.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TypeVar
+
+import rclpy
+from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+
+__all__ = ["ros_session", "run_node", "spin_forever", "stop_on_sigterm"]
+
+NodeT = TypeVar("NodeT", bound=Node)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # leave the spin the same way Ctrl-C does, while ROS is still up
+
+
+def stop_on_sigterm() -> None:
+    """Let SIGTERM stop the process the way Ctrl-C does (KeyboardInterrupt in the main thread)."""
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+
+
+@contextmanager
+def ros_session(args: Sequence[str] | None = None, *, own_signals: bool = True) -> Iterator[None]:
+    """Initialise rclpy for the ``with`` block and shut it down after it (see the module doc)."""
+    arguments = None if args is None else list(args)
+    if own_signals:
+        rclpy.init(args=arguments, signal_handler_options=SignalHandlerOptions.NO)
+        stop_on_sigterm()
+        # A shell starts background jobs with SIGINT ignored, and Python then never raises
+        # KeyboardInterrupt; ros2 launch and users stop nodes with SIGINT, so always take it.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    else:
+        rclpy.init(args=arguments)
+    try:
+        yield
+    finally:
+        rclpy.try_shutdown()
+
+
+def spin_forever(node: Node, executor: Executor) -> None:
+    """Spin until Ctrl-C, SIGTERM or an external shutdown (the default for `run_node`)."""
+    executor.spin()
+
+
+def run_node(
+    make_node: Callable[[], NodeT],
+    args: Sequence[str] | None = None,
+    *,
+    spin: Callable[[NodeT, Executor], int | None] = spin_forever,
+    stop: Callable[[NodeT], None] | None = None,
+    executor: Callable[[], Executor] = SingleThreadedExecutor,
+    own_signals: bool = True,
+) -> int:
+    """Run one node from rclpy init to shutdown; return the exit status.
+
+    ``spin`` runs the node (its return value is the exit status, None meaning 0); Ctrl-C, SIGTERM
+    and an external shutdown end it with status 0. Then, whatever happened: ``stop(node)``, the
+    executor's shutdown, the node's destruction and rclpy's shutdown, in that order.
+    """
+    with ros_session(args, own_signals=own_signals):
+        node = make_node()
+        spinner = executor()
+        spinner.add_node(node)
+        status: int | None = 0
+        try:
+            status = spin(node, spinner)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            status = 0
+        finally:
+            if stop is not None:
+                stop(node)
+            spinner.shutdown(timeout_sec=5.0)  # stop worker threads, or the process lingers
+            node.destroy_node()
+    return status or 0
