@@ -31,12 +31,12 @@ from node_harness import (
     status_value,
 )
 from rclpy.qos import ReliabilityPolicy
-from sample_images import build_sample_images
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.msg import EngineInfo, InferenceTiming
+from yolo_trt_ros.testing.sample_images import build_sample_images
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,9 @@ are skipped as they arrive (yolo_trt_ros.stream.rate_cap). Before either, a fram
 checked (yolo_trt_ros.ros.frame_check), so a bad frame never replaces a good one waiting. Every frame
 is counted once (yolo_trt_ros.stream.stats), and frames that never reached the callback are counted
 from the publishers' sequence numbers where rclpy gives them (yolo_trt_ros.stream.sequence_gaps).
+The parts, each tested in-process: subscriptions and arrival in yolo_trt_ros.ros.cameras, the
+frame path in yolo_trt_ros.ros.frame_handler, the background engine swap in
+yolo_trt_ros.ros.engine_swap.
 
     ros2 run yolo_trt_ros detector --ros-args -p image_topics:="['/camera/image_raw']" -p autostart:=true
     python -m yolo_trt_ros.ros.detector_node --ros-args --params-file config/detector.yaml
@@ -22,21 +25,18 @@ from the publishers' sequence numbers where rclpy gives them (yolo_trt_ros.strea
 from __future__ import annotations
 
 import functools
-import signal
 import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import Executor, SingleThreadedExecutor
 from rclpy.lifecycle import (
     LifecycleNode,
     LifecyclePublisher,
@@ -45,47 +45,40 @@ from rclpy.lifecycle import (
 )
 from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
-from rclpy.qos import ReliabilityPolicy
-from rclpy.signals import SignalHandlerOptions
-from rclpy.subscription import Subscription
 from rclpy.task import Future
 from rclpy.timer import Timer
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
-from yolo_trt_ros.core.annotate import draw_detections
-from yolo_trt_ros.core.preprocess import to_bgr8
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.engine.cache import EngineCache
 from yolo_trt_ros.engine.manager import EngineManager, ExportRequest, PreparedModel
 from yolo_trt_ros.engine.tensorrt_build import TensorRTBuilder
 from yolo_trt_ros.errors import (
-    BuildCancelledError,
-    InvalidImageError,
     InvalidSettingError,
     YoloTrtRosError,
 )
 from yolo_trt_ros.heap import HeapTuning, keep_frame_buffers, release_free_memory
 from yolo_trt_ros.image_decoders import DecoderChoice, make_decoder
 from yolo_trt_ros.jetson import Nvpmodel, PowerModeCheck, check_power_mode
-from yolo_trt_ros.log_throttle import KindThrottle
 from yolo_trt_ros.models import bundled_model_path
 from yolo_trt_ros.msg import EngineInfo, InferenceTiming
 from yolo_trt_ros.ros import diagnostics, messages
-from yolo_trt_ros.ros.compat import (
-    create_subscription_counting_losses,
-    publisher_count,
-    with_message_info,
+from yolo_trt_ros.ros.cameras import Camera, CameraSubscriber, Frame, arrive, unsubscribe
+from yolo_trt_ros.ros.engine_swap import DetectorSlot, EngineSwap
+from yolo_trt_ros.ros.frame_handler import FrameHandler
+from yolo_trt_ros.ros.node_runner import run_node
+from yolo_trt_ros.ros.parameters import descriptor_for
+from yolo_trt_ros.ros.qos import (
+    LATCHED,
+    RECHECK_S,
+    RECHECK_WAITING_S,
 )
-from yolo_trt_ros.ros.frame_check import ArrivedFrame, check_on_arrival
-from yolo_trt_ros.ros.image_conversion import (
-    array_to_image_msg,
-    compressed_to_array,
-    compressed_to_device,
-    image_to_array,
-)
-from yolo_trt_ros.ros.parameters import (
+from yolo_trt_ros.ros.service_guard import guard_services
+from yolo_trt_ros.ros.transport import warn_about_transport
+from yolo_trt_ros.runtime_plan import RuntimePlan, open_detector, prepare_model, resolve_plan
+from yolo_trt_ros.settings import (
     APPLIED_AT_ONCE,
     LIVE_PARAMETERS,
     PARAMETERS,
@@ -93,67 +86,13 @@ from yolo_trt_ros.ros.parameters import (
     ParameterSpec,
     camera_names_for,
     check_parameter_value,
-    descriptor_for,
     resolve_classes,
 )
-from yolo_trt_ros.ros.qos import (
-    LATCHED,
-    RECHECK_S,
-    RECHECK_WAITING_S,
-    choose_reliability,
-    image_qos,
-)
-from yolo_trt_ros.ros.service_guard import guard_services
-from yolo_trt_ros.ros.transport import TransportMonitor, warn_about_transport
-from yolo_trt_ros.runtime_plan import RuntimePlan, open_detector, prepare_model, resolve_plan
-from yolo_trt_ros.stream import NewestFrameMailbox, RateCap, StreamStats
+from yolo_trt_ros.stream import NewestFrameMailbox, RateCap
 
 __all__ = ["DetectorNode", "main"]
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
-
-
-@dataclass
-class _Frame:
-    """An image message waiting for the model, with when it arrived."""
-
-    msg: ArrivedFrame  # checked on arrival; serialized (raw subscription) frames already parsed
-    receive_ns: int
-    receive_monotonic: float
-
-
-@dataclass
-class _Camera:
-    """One watched camera: its topic, its outputs and its statistics."""
-
-    name: str
-    topic: str
-    input_type: str
-    detections: LifecyclePublisher
-    timing: LifecyclePublisher
-    annotated: LifecyclePublisher | None
-    rate_cap: RateCap
-    stats: StreamStats = field(default_factory=StreamStats)
-    subscription: Subscription | None = None
-    reliability: ReliabilityPolicy | None = None
-    qos_note: str = ""
-    drops_seen: int = 0  # frames replaced in the mailbox; written by the executor thread only
-    drops_reported: int = 0  # drops_seen at the previous detected frame; inference thread only
-    transport: TransportMonitor | None = None
-    logger: Any = None  # this camera's own logger: its warnings are throttled apart from others'
-    warnings: KindThrottle = field(default_factory=KindThrottle)  # and per kind of problem
-
-    def warn(self, kind: str, text: str) -> None:
-        """Log one warning about this camera, throttled per kind (5 s), counting those held back."""
-        line = self.warnings.message(kind, f"{self.name}: {text}")
-        if line is not None:
-            self.logger.warn(line)
-
-
-def _decoder_warning(camera: _Camera, text: str) -> None:
-    camera.warn(
-        "decoder", f"the decoder warned about a frame from {camera.topic} (still used): {text}"
-    )
 
 
 class DetectorNode(LifecycleNode):
@@ -171,15 +110,14 @@ class DetectorNode(LifecycleNode):
         self._diagnostics_timer = self.create_timer(
             float(self.get_parameter("diagnostics_period").value), self._publish_diagnostics
         )
-        self._mailbox: NewestFrameMailbox[_Frame] = NewestFrameMailbox()
-        self._detector: Detector | None = None
-        self._detector_lock = threading.Lock()  # the inference thread vs an engine swap or release
-        self._generation = 0  # bumped on release: a background build of an older configure is void
-        self._background: threading.Thread | None = None
-        self._cancel_build = threading.Event()  # ends the background build process on cleanup
+        self._mailbox: NewestFrameMailbox[Frame] = NewestFrameMailbox()
+        self._slot = DetectorSlot()
+        self._swap = EngineSwap(self._slot, self.get_logger())
         self._plan_in_use: RuntimePlan | None = None
         self._config = DetectorConfig()
-        self._cameras: dict[str, _Camera] = {}
+        self._cameras: dict[str, Camera] = {}
+        self._subscriber: CameraSubscriber | None = None
+        self._outputs: list[LifecyclePublisher] = []  # the cameras' publishers
         self._latched: list[Publisher] = []
         self._label_publishers: list[Publisher] = []  # ~/label_info, and beside each camera's
         self._worker: threading.Thread | None = None
@@ -189,6 +127,7 @@ class DetectorNode(LifecycleNode):
         self._last_error = ""
         self._heap = HeapTuning(False, "not applied yet (applied on configure)")
         self._decoder: DecoderChoice | None = None
+        self._frames = self._frame_handler(self._config)
         self._nvpmodel = Nvpmodel()
         self._power_check: PowerModeCheck | None = None
         self._autostart_timer: Timer | None = None
@@ -217,6 +156,10 @@ class DetectorNode(LifecycleNode):
                 f"{reason}; configure will fail until it is set to a valid value"
             )
 
+    @property
+    def _detector(self) -> Detector | None:
+        return self._slot.detector
+
     # --- lifecycle -------------------------------------------------------------------------------
 
     @property
@@ -243,8 +186,15 @@ class DetectorNode(LifecycleNode):
         """Subscribe to the cameras and start the inference thread."""
         self._stop.clear()
         self._mailbox.reopen()
+        self._subscriber = CameraSubscriber(
+            self,
+            self._on_image,
+            reliability=self._config.qos_reliability,
+            depth=self._config.qos_depth,
+            serialized=self._config.serialized_images,
+        )
         for camera in self._cameras.values():
-            self._subscribe(camera)
+            self._subscriber.subscribe(camera)
         self._worker = threading.Thread(
             target=self._inference_loop, name="yolo_inference", daemon=True
         )
@@ -304,7 +254,8 @@ class DetectorNode(LifecycleNode):
 
     def _read_config(self) -> DetectorConfig:
         if self._startup_errors:
-            raise InvalidSettingError("; ".join(self._startup_errors.values()))
+            first = next(iter(self._startup_errors))
+            raise InvalidSettingError("; ".join(self._startup_errors.values()), first)
         values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
         return DetectorConfig.from_values(values)
 
@@ -387,8 +338,8 @@ class DetectorNode(LifecycleNode):
         prepared = self._prepare_model(config, model, plan)
         detector = self._open_detector(plan, prepared.path, config)
         self._config, self._plan_in_use = config, plan
-        with self._detector_lock:
-            self._detector = detector
+        self._frames = self._frame_handler(config)
+        self._slot.put(detector)
         self.get_logger().info(
             f"loaded and warmed up in {time.monotonic() - loaded:.2f} s: {detector.backend.version} on "
             f"{detector.backend.device}, {plan.precision}, {plan.pipeline} pipeline, input "
@@ -403,55 +354,23 @@ class DetectorNode(LifecycleNode):
         self, request: ExportRequest, plan: RuntimePlan, config: DetectorConfig
     ) -> None:
         """Build the optimised engine in a thread; swap it in when it is ready (configure stays quick)."""
-        generation = self._generation
-        self._cancel_build = threading.Event()
-        self.get_logger().info(
-            "detecting with the quick engine; the optimised engine is being built in the background "
-            "(it can take 10 minutes or more on TensorRT 8.6) and replaces it when ready"
+        self._swap.start(
+            lambda cancel: self._engine_manager(
+                config, "optimising in the background", cancel
+            ).prepare(request),
+            lambda path: self._open_detector(plan, path, config),
+            self._publish_model_facts,
         )
-        self._background = threading.Thread(
-            target=self._build_and_swap,
-            args=(request, plan, config, generation),
-            name="yolo_optimise",
-            daemon=True,
-        )
-        self._background.start()
 
-    def _build_and_swap(
-        self, request: ExportRequest, plan: RuntimePlan, config: DetectorConfig, generation: int
-    ) -> None:
-        started = time.monotonic()
-        try:
-            # The TensorRT build itself runs in its own process (it holds the GIL for minutes);
-            # this thread only waits, reports progress and loads the result.
-            manager = self._engine_manager(
-                config, "optimising in the background", self._cancel_build
-            )
-            prepared = manager.prepare(request)
-            if generation != self._generation:
-                return  # cleaned up meanwhile; a finished engine stays cached for the next configure
-            detector = self._open_detector(plan, prepared.path, config)
-        except BuildCancelledError:
-            return
-        except Exception as error:  # noqa: BLE001 - the quick engine keeps running
-            self.get_logger().warn(
-                f"optimising in the background failed ({type(error).__name__}: {error}); "
-                "the node keeps the quick engine"
-            )
-            return
-        with self._detector_lock:
-            old, current = self._detector, generation == self._generation
-            if current and old is not None:
-                detector.settings = old.settings  # live parameter changes made meanwhile
-                self._detector = detector
-        if not current or old is None:
-            detector.close()
-            return
-        old.close()
-        self.get_logger().info(
-            f"switched to the optimised engine after {time.monotonic() - started:.0f} s: {prepared.path}"
+    def _frame_handler(self, config: DetectorConfig) -> FrameHandler:
+        return FrameHandler(
+            lambda: self._slot.detector,
+            self._slot.lock,
+            self._stop,
+            max_pixels=config.max_image_pixels,
+            class_id_style=config.class_id_style,
+            decoder=self._decoder,
         )
-        self._publish_model_facts(prepared, detector)
 
     def _choose_decoder(self, config: DetectorConfig) -> DecoderChoice | None:
         topics = range(len(config.image_topics))
@@ -499,20 +418,23 @@ class DetectorNode(LifecycleNode):
         )
         for index, (name, topic) in enumerate(zip(names, topics, strict=True)):
             prefix = "~" if single else f"~/{name}"
-            self._cameras[name] = _Camera(
+            self._cameras[name] = Camera(
                 name=name,
                 topic=topic,
                 input_type=config.input_type_of(index),
-                detections=self.create_lifecycle_publisher(
-                    Detection2DArray, f"{prefix}/detections", 10
-                ),
-                timing=self.create_lifecycle_publisher(InferenceTiming, f"{prefix}/timing", 10),
-                annotated=self.create_lifecycle_publisher(Image, f"{prefix}/annotated", 1)
+                detections=self._output(Detection2DArray, f"{prefix}/detections", 10),
+                timing=self._output(InferenceTiming, f"{prefix}/timing", 10),
+                annotated=self._output(Image, f"{prefix}/annotated", 1)
                 if config.publish_annotated
                 else None,
                 rate_cap=RateCap(config.max_rate_hz),
                 logger=self.get_logger().get_child(name),
             )
+
+    def _output(self, message_type: Any, topic: str, depth: int) -> LifecyclePublisher:
+        publisher: LifecyclePublisher = self.create_lifecycle_publisher(message_type, topic, depth)
+        self._outputs.append(publisher)
+        return publisher
 
     def _publish_model_facts(self, prepared: PreparedModel, detector: Detector) -> None:
         """Publish EngineInfo and LabelInfo (latched) and the diagnostics facts; again after a swap."""
@@ -589,80 +511,25 @@ class DetectorNode(LifecycleNode):
 
     # --- data flow -------------------------------------------------------------------------------
 
-    def _subscribe(self, camera: _Camera) -> None:
-        publishers = [
-            info.qos_profile.reliability
-            for info in self.get_publishers_info_by_topic(self.resolve_topic_name(camera.topic))
-        ]
-        reliability, why = choose_reliability(self._config.qos_reliability, publishers)
-        message_type = CompressedImage if camera.input_type == "compressed" else Image
-        camera.transport = TransportMonitor(reliability == ReliabilityPolicy.BEST_EFFORT)
-        camera.subscription, camera.transport.losses_unreported = (
-            create_subscription_counting_losses(
-                self,
-                message_type,
-                camera.topic,
-                with_message_info(functools.partial(self._on_image, camera)),
-                image_qos(reliability, self._config.qos_depth),
-                on_message_lost=camera.transport.on_message_lost,
-                raw=self._config.serialized_images,
-            )
-        )
-        camera.transport.publishers = functools.partial(publisher_count, self, camera.subscription)
-        camera.reliability, camera.qos_note = reliability, why
-        self.get_logger().info(
-            f"{camera.name}: subscribed to {camera.subscription.topic_name} ({message_type.__name__}), QoS {why}"
-        )
-        if camera.transport.losses_unreported:
-            self.get_logger().warn(
-                f"{camera.name}: frames lost in transport are not counted: "
-                f"{camera.transport.losses_unreported}"
-            )
-
     def _recheck_qos(self) -> None:
         """Re-subscribe when publishers appear whose reliability the subscription does not match."""
-        waiting = False  # a topic without publishers: check again soon (qos.RECHECK_WAITING_S)
-        for camera in self._cameras.values():
-            if camera.subscription is None:
-                continue
-            found = [
-                info.qos_profile.reliability
-                for info in self.get_publishers_info_by_topic(camera.subscription.topic_name)
-            ]
-            waiting = waiting or not found
-            wanted, _ = choose_reliability("auto", found)
-            if found and wanted != camera.reliability:
-                self.destroy_subscription(camera.subscription)
-                self._subscribe(camera)
+        # a topic without publishers: check again soon (qos.RECHECK_WAITING_S)
+        waiting = self._subscriber is not None and self._subscriber.recheck(self._cameras.values())
         period_ns = int((RECHECK_WAITING_S if waiting else RECHECK_S) * 1e9)
         if self._qos_timer is not None and self._qos_timer.timer_period_ns != period_ns:
             self._qos_timer.timer_period_ns = period_ns
 
     def _on_image(
-        self, camera: _Camera, msg: Image | CompressedImage | bytes, info: Mapping[str, Any] | None
+        self, camera: Camera, msg: Image | CompressedImage | bytes, info: Mapping[str, Any] | None
     ) -> None:
-        # Every frame lands in exactly one counter (StreamStats): refused, skipped or in flight.
-        if camera.transport is not None:
-            camera.transport.observe(len(msg) if isinstance(msg, bytes) else len(msg.data))
-            camera.stats.missed(camera.transport.missed_before(info))
-        try:  # before the mailbox: a bad frame must not replace a good one waiting there
-            checked = check_on_arrival(
-                msg,
-                compressed=camera.input_type == "compressed",
-                max_pixels=self._config.max_image_pixels,
-            )
-        except InvalidImageError as error:
-            camera.stats.refused(str(error))
-            camera.warn(error.kind, f"dropped a frame from {camera.topic}: {error}")
-            return
-        if not camera.rate_cap.admit(time.monotonic()):
-            camera.stats.skipped()
-            return
-        camera.stats.received()
-        frame = _Frame(checked, self.get_clock().now().nanoseconds, time.monotonic())
-        if self._mailbox.put(camera.name, frame):
-            camera.stats.dropped()
-            camera.drops_seen += 1
+        arrive(
+            camera,
+            msg,
+            info,
+            self._mailbox,
+            max_pixels=self._config.max_image_pixels,
+            now_ns=lambda: self.get_clock().now().nanoseconds,
+        )
 
     def _inference_loop(self) -> None:
         while not self._stop.is_set():
@@ -673,82 +540,7 @@ class DetectorNode(LifecycleNode):
                 if self._stop.is_set():
                     camera.stats.discarded()
                 else:
-                    self._process(camera, frame)
-
-    def _pixels(self, camera: _Camera, msg: Any, gpu_stream: int | None) -> tuple[Any, str]:
-        """Return a frame's pixels: a JPEG for the GPU pipeline is decoded straight into GPU memory."""
-        if camera.input_type != "compressed":
-            return image_to_array(msg, max_pixels=self._config.max_image_pixels)
-        decoder = self._decoder.decoder if self._decoder else None
-        on_gpu = compressed_to_device(
-            msg, decoder=decoder, cuda_stream=gpu_stream, max_pixels=self._config.max_image_pixels
-        )
-        if on_gpu is not None:
-            return on_gpu
-        return compressed_to_array(
-            msg,
-            max_pixels=self._config.max_image_pixels,
-            decoder=decoder,
-            on_decoder_message=functools.partial(_decoder_warning, camera),
-        )
-
-    def _process(self, camera: _Camera, frame: _Frame) -> None:
-        if self._detector is None:
-            camera.stats.discarded()
-            return
-        started = time.perf_counter()
-        msg = frame.msg  # a serialized frame's pixels stay in its bytes: no copy, no message
-        try:
-            gpu_stream = getattr(self._detector, "device_stream", None)
-            image, pixel_format = self._pixels(camera, msg, gpu_stream)
-            converted = time.perf_counter()
-            with self._detector_lock:  # an engine swap waits for this frame
-                detector = self._detector
-                if detector is None:
-                    camera.stats.discarded()
-                    return
-                if not isinstance(image, np.ndarray) and detector.device_stream != gpu_stream:
-                    image = np.asarray(image.cpu(), np.uint8)  # the engine changed meanwhile
-                found = detector(image, pixel_format)
-                times = detector.last_times
-            detected = time.perf_counter()
-            camera.detections.publish(
-                messages.detection_array(found, msg.header, self._config.class_id_style)
-            )
-        except InvalidImageError as error:
-            camera.stats.bad_frame(str(error))
-            camera.warn(error.kind, f"dropped a frame from {camera.topic}: {error}")
-            return
-        except Exception as error:  # noqa: BLE001 - one bad frame must not stop the stream
-            if self._stop.is_set():
-                camera.stats.discarded()
-                return  # shutting down: the publishers may already be gone
-            camera.stats.error(f"{type(error).__name__}: {error}")
-            camera.logger.error(
-                f"{camera.name}: processing a frame failed: {type(error).__name__}: {error}",
-                throttle_duration_sec=5.0,
-            )
-            return
-        published = time.perf_counter()
-        camera.stats.published((time.monotonic() - frame.receive_monotonic) * 1e3)
-        # drops since the previous detected frame, counted whether or not anyone listens, so a
-        # late timing subscriber is not handed every drop since start-up
-        seen = camera.drops_seen
-        dropped, camera.drops_reported = seen - camera.drops_reported, seen
-        if camera.timing.get_subscription_count():
-            stages = (
-                (converted - started) * 1e3 + times.preprocess_ms,
-                times.inference_ms,
-                times.postprocess_ms + (published - detected) * 1e3,
-            )
-            total = (time.monotonic() - frame.receive_monotonic) * 1e3
-            camera.timing.publish(
-                messages.inference_timing(msg.header, frame.receive_ns, stages, total, dropped)
-            )
-        if camera.annotated is not None and camera.annotated.get_subscription_count():
-            pixels = image if isinstance(image, np.ndarray) else np.asarray(image.cpu(), np.uint8)
-            drawn = draw_detections(to_bgr8(pixels, pixel_format), found)
-            camera.annotated.publish(array_to_image_msg(drawn, msg.header))
+                    self._frames.process(camera, frame)
 
     # --- teardown --------------------------------------------------------------------------------
 
@@ -765,25 +557,20 @@ class DetectorNode(LifecycleNode):
             self.destroy_timer(self._qos_timer)
             self._qos_timer = None
         for camera in self._cameras.values():
-            if camera.subscription is not None:
-                self.destroy_subscription(camera.subscription)
-                camera.subscription = None
+            unsubscribe(self, camera)
 
     def _release(self) -> None:
         # First void and stop a background build, which may be about to publish EngineInfo.
-        with self._detector_lock:
-            self._generation += 1
-        self._stop_background_build()
-        for camera in self._cameras.values():
-            for publisher in (camera.detections, camera.timing, camera.annotated):
-                if publisher is not None:
-                    self.destroy_lifecycle_publisher(publisher)
+        self._slot.void()
+        self._swap.stop()
+        for publisher in self._outputs:
+            self.destroy_lifecycle_publisher(publisher)
         self._cameras.clear()
+        self._outputs = []
         for latched in self._latched:
             self.destroy_publisher(latched)
         self._latched, self._label_publishers = [], []
-        with self._detector_lock:
-            detector, self._detector = self._detector, None
+        detector = self._slot.take()
         if detector is not None:
             detector.close()
             release_free_memory()  # else the freed model stays resident (reuse_frame_memory)
@@ -885,16 +672,6 @@ class DetectorNode(LifecycleNode):
             DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()), status=statuses)
         )
 
-    def _stop_background_build(self) -> None:
-        """End a running optimised build (TensorRT cannot cancel one: its process is ended)."""
-        if self._background is not None and self._background.is_alive():
-            self.get_logger().info(
-                "stopping the background engine build; the next configure starts it again"
-            )
-            self._cancel_build.set()
-            self._background.join(timeout=10.0)
-        self._background = None
-
     def shut_down(self) -> None:
         """Leave cleanly from any state (used on Ctrl-C and at the end of main)."""
         if self.lifecycle_state not in ("finalized",):
@@ -905,36 +682,26 @@ class DetectorNode(LifecycleNode):
                 self._release()
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # leave spin() the same way Ctrl-C does, while ROS is still up
-
-
 def main(args: list[str] | None = None) -> int:
     """Run the detector node until it is finalized, Ctrl-C or SIGTERM; shut it down cleanly."""
     # rclpy's own SIGINT handler would invalidate the context before the node could stop its
-    # inference thread and transition to finalized; handle the signals here instead.
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    # A shell starts background jobs with SIGINT ignored, and Python then never raises
-    # KeyboardInterrupt; ros2 launch and users stop the node with SIGINT, so always take it.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    node = DetectorNode()
+    # inference thread and transition to finalized: own_signals raises KeyboardInterrupt instead.
     # One thread: frames only enter the mailbox here, inference has its own thread. rclpy's
     # MultiThreadedExecutor took only 46 of 300 1080p frames at 30 Hz next to the GPU pipeline
     # on an H200 host, this executor all 300 (docs/tensorrt.md). The price: while configure
     # builds an engine, services and timers wait for it (the build logs its progress).
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin_until_future_complete(node.finished)  # until finalized or Ctrl-C
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.shut_down()
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(
+        DetectorNode,
+        args,
+        spin=_spin_until_finished,
+        stop=DetectorNode.shut_down,
+        executor=SingleThreadedExecutor,
+        own_signals=True,
+    )
+
+
+def _spin_until_finished(node: DetectorNode, executor: Executor) -> None:
+    executor.spin_until_future_complete(node.finished)  # until finalized or Ctrl-C
 
 
 if __name__ == "__main__":

@@ -24,9 +24,8 @@ from std_msgs.msg import Header
 
 from yolo_trt_ros.errors import InvalidImageError
 from yolo_trt_ros.image_decoders import ImageDecoder, OpenCvDecoder
-from yolo_trt_ros.image_headers import EncodedImage, check_encoded
+from yolo_trt_ros.image_headers import DEFAULT_MAX_PIXELS, EncodedImage, check_encoded
 from yolo_trt_ros.native_stderr import capture_decoder_output
-from yolo_trt_ros.ros.parameters import DEFAULT_MAX_PIXELS
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",

@@ -1,0 +1,134 @@
+"""A frame's arrival at a camera (yolo_trt_ros.ros.cameras), in-process without DDS.
+
+Real sensor_msgs messages (and rmw's own serialization of them, as a raw subscription delivers
+them) go through the arrival path into the real newest-frame mailbox; the camera's ledger must
+account for each one exactly once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from builtin_interfaces.msg import Time
+from rclpy.logging import get_logger
+from rclpy.serialization import serialize_message
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+
+from yolo_trt_ros.ros.cameras import Camera, Frame, arrive
+from yolo_trt_ros.ros.transport import SerializedImage, TransportMonitor
+from yolo_trt_ros.stream import NewestFrameMailbox, RateCap
+
+MAX_PIXELS = 1920 * 1080
+
+
+class Topic:
+    """A camera output that keeps what is published on it."""
+
+    def __init__(self, name: str, subscribers: int = 1) -> None:
+        self.topic_name = name
+        self.subscribers = subscribers
+        self.messages: list[Any] = []
+
+    def publish(self, msg: Any) -> None:
+        self.messages.append(msg)
+
+    def get_subscription_count(self) -> int:
+        return self.subscribers
+
+
+def make_camera(input_type: str = "raw", rate_hz: float = 0.0, name: str = "front") -> Camera:
+    return Camera(
+        name=name,
+        topic=f"/{name}/image",
+        input_type=input_type,
+        detections=Topic(f"/{name}/detections"),
+        timing=Topic(f"/{name}/timing"),
+        annotated=None,
+        rate_cap=RateCap(rate_hz),
+        logger=get_logger(f"test_cameras.{name}"),
+    )
+
+
+def image(sec: int, height: int = 48, width: int = 64) -> Image:
+    pixels = np.full((height, width, 3), sec % 256, np.uint8)
+    return Image(
+        header=Header(stamp=Time(sec=sec), frame_id="cam"),
+        height=height,
+        width=width,
+        encoding="bgr8",
+        step=width * 3,
+        data=pixels.tobytes(),
+    )
+
+
+def clock() -> Any:
+    ticks = iter(range(1000, 10**6, 1000))
+    return lambda: next(ticks)
+
+
+def test_the_newest_frame_waits_and_replaced_ones_are_counted_as_dropped() -> None:
+    camera, mailbox = make_camera(), NewestFrameMailbox[Frame]()
+    now_ns = clock()
+    for sec in (1, 2, 3):
+        arrive(camera, image(sec), None, mailbox, max_pixels=MAX_PIXELS, now_ns=now_ns)
+    ((name, frame),) = mailbox.take(timeout=0)
+    assert name == "front" and frame.msg.header.stamp.sec == 3
+    assert frame.receive_ns == 3000  # the clock is read for admitted frames only
+    stats = camera.stats.snapshot()
+    assert (stats.received, stats.dropped, stats.in_flight) == (3, 2, 1)
+    assert camera.drops_seen == 2
+
+
+def test_a_bad_frame_is_refused_on_arrival_and_never_replaces_a_good_one() -> None:
+    camera, mailbox = make_camera(), NewestFrameMailbox[Frame]()
+    now_ns = clock()
+    arrive(camera, image(1), None, mailbox, max_pixels=MAX_PIXELS, now_ns=now_ns)
+    short = image(2)
+    short.data = short.data[:-1]  # one byte less than height * step
+    arrive(camera, short, None, mailbox, max_pixels=MAX_PIXELS, now_ns=now_ns)
+    arrive(camera, image(3, 1080, 1921), None, mailbox, max_pixels=MAX_PIXELS, now_ns=now_ns)
+    ((_, frame),) = mailbox.take(timeout=0)
+    assert frame.msg.header.stamp.sec == 1
+    stats = camera.stats.snapshot()
+    assert (stats.received, stats.bad_frames, stats.dropped, stats.in_flight) == (3, 2, 0, 1)
+    assert "limit 2073600" in stats.last_problem  # the max_pixels given
+    assert stats.accounted == stats.received
+
+
+def test_the_rate_cap_skips_frames_before_the_mailbox() -> None:
+    camera, mailbox = make_camera(rate_hz=1.0), NewestFrameMailbox[Frame]()
+    now_ns = clock()
+    for sec in range(5):  # all within far less than a second
+        arrive(camera, image(sec), None, mailbox, max_pixels=MAX_PIXELS, now_ns=now_ns)
+    ((_, frame),) = mailbox.take(timeout=0)
+    assert frame.msg.header.stamp.sec == 0
+    stats = camera.stats.snapshot()
+    assert (stats.received, stats.skipped, stats.dropped, stats.in_flight) == (5, 4, 0, 1)
+
+
+def test_serialized_frames_are_parsed_once_and_sequence_gaps_are_missed_frames() -> None:
+    camera, mailbox = make_camera(), NewestFrameMailbox[Frame]()
+    camera.transport = TransportMonitor(best_effort=True)
+    now_ns = clock()
+    for number in (7, 8, 11):  # 9 and 10 were sent but never delivered
+        raw = serialize_message(image(number))
+        info = {"publication_sequence_number": number, "publisher_gid": None}
+        arrive(camera, raw, info, mailbox, max_pixels=MAX_PIXELS, now_ns=now_ns)
+    ((_, frame),) = mailbox.take(timeout=0)
+    assert isinstance(frame.msg, SerializedImage) and frame.msg.header.stamp.sec == 11
+    assert camera.transport.frame_bytes == len(serialize_message(image(11)))
+    stats = camera.stats.snapshot()
+    assert (stats.received, stats.missed, stats.dropped) == (3, 2, 2)
+
+
+@pytest.mark.parametrize("data", [b"", b"not an image at all"])
+def test_a_compressed_camera_refuses_what_is_not_a_jpeg_or_png(data: bytes) -> None:
+    camera, mailbox = make_camera("compressed"), NewestFrameMailbox[Frame]()
+    message = CompressedImage(header=Header(frame_id="cam"), format="jpeg", data=data)
+    arrive(camera, message, None, mailbox, max_pixels=MAX_PIXELS, now_ns=clock())
+    assert mailbox.take(timeout=0) == []
+    stats = camera.stats.snapshot()
+    assert (stats.received, stats.bad_frames) == (1, 1)

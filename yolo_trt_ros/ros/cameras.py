@@ -1,0 +1,199 @@
+"""The detector node's cameras: one record per watched camera, its subscription, and a frame's arrival.
+
+A subscription's reliability is chosen to match the topic's publishers (yolo_trt_ros.ros.qos) and
+re-chosen when publishers appear that it does not match. An arriving frame is checked
+(yolo_trt_ros.ros.frame_check), rate capped (yolo_trt_ros.stream.rate_cap) and put in its camera's
+slot of the newest-frame mailbox; every frame lands in exactly one counter (StreamStats).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from rclpy.lifecycle import LifecycleNode
+from rclpy.qos import ReliabilityPolicy
+from rclpy.subscription import Subscription
+from sensor_msgs.msg import CompressedImage, Image
+
+from yolo_trt_ros.errors import InvalidImageError
+from yolo_trt_ros.log_throttle import KindThrottle
+from yolo_trt_ros.ros.compat import (
+    create_subscription_counting_losses,
+    publisher_count,
+    with_message_info,
+)
+from yolo_trt_ros.ros.frame_check import ArrivedFrame, check_on_arrival
+from yolo_trt_ros.ros.qos import choose_reliability, image_qos
+from yolo_trt_ros.ros.transport import TransportMonitor
+from yolo_trt_ros.stream import NewestFrameMailbox, RateCap, StreamStats
+
+__all__ = ["Camera", "CameraSubscriber", "Frame", "Output", "arrive", "unsubscribe"]
+
+ImageCallback = Callable[
+    ["Camera", Image | CompressedImage | bytes, Mapping[str, Any] | None], None
+]
+
+
+class Output(Protocol):
+    """Where a camera's messages go: a (lifecycle) publisher."""
+
+    @property
+    def topic_name(self) -> str:
+        """The resolved topic."""
+
+    def publish(self, msg: Any) -> None:
+        """Send one message."""
+
+    def get_subscription_count(self) -> int:
+        """Return how many subscriptions listen."""
+
+
+@dataclass
+class Frame:
+    """An image message waiting for the model, with when it arrived."""
+
+    msg: ArrivedFrame  # checked on arrival; serialized (raw subscription) frames already parsed
+    receive_ns: int
+    receive_monotonic: float
+
+
+@dataclass
+class Camera:
+    """One watched camera: its topic, its outputs and its statistics."""
+
+    name: str
+    topic: str
+    input_type: str
+    detections: Output
+    timing: Output
+    annotated: Output | None
+    rate_cap: RateCap
+    stats: StreamStats = field(default_factory=StreamStats)
+    subscription: Subscription | None = None
+    reliability: ReliabilityPolicy | None = None
+    qos_note: str = ""
+    drops_seen: int = 0  # frames replaced in the mailbox; written by the executor thread only
+    drops_reported: int = 0  # drops_seen at the previous detected frame; inference thread only
+    transport: TransportMonitor | None = None
+    logger: Any = None  # this camera's own logger: its warnings are throttled apart from others'
+    warnings: KindThrottle = field(default_factory=KindThrottle)  # and per kind of problem
+
+    def warn(self, kind: str, text: str) -> None:
+        """Log one warning about this camera, throttled per kind (5 s), counting those held back."""
+        line = self.warnings.message(kind, f"{self.name}: {text}")
+        if line is not None:
+            self.logger.warn(line)
+
+
+def arrive(
+    camera: Camera,
+    msg: Image | CompressedImage | bytes,
+    info: Mapping[str, Any] | None,
+    mailbox: NewestFrameMailbox[Frame],
+    *,
+    max_pixels: int,
+    now_ns: Callable[[], int],
+) -> None:
+    """Take one frame as it arrives: count it, check it, cap the rate, put it in the mailbox."""
+    # Every frame lands in exactly one counter (StreamStats): refused, skipped or in flight.
+    if camera.transport is not None:
+        camera.transport.observe(len(msg) if isinstance(msg, bytes) else len(msg.data))
+        camera.stats.missed(camera.transport.missed_before(info))
+    try:  # before the mailbox: a bad frame must not replace a good one waiting there
+        checked = check_on_arrival(
+            msg, compressed=camera.input_type == "compressed", max_pixels=max_pixels
+        )
+    except InvalidImageError as error:
+        camera.stats.refused(str(error))
+        camera.warn(error.kind, f"dropped a frame from {camera.topic}: {error}")
+        return
+    if not camera.rate_cap.admit(time.monotonic()):
+        camera.stats.skipped()
+        return
+    camera.stats.received()
+    frame = Frame(checked, now_ns(), time.monotonic())
+    if mailbox.put(camera.name, frame):
+        camera.stats.dropped()
+        camera.drops_seen += 1
+
+
+class CameraSubscriber:
+    """Subscribes a node to its cameras with the QoS their publishers need, and keeps it matching."""
+
+    def __init__(
+        self,
+        node: LifecycleNode,
+        on_image: ImageCallback,
+        *,
+        reliability: str,
+        depth: int,
+        serialized: bool,
+    ) -> None:
+        self._node = node
+        self._on_image = on_image
+        self._reliability = reliability  # the qos_reliability setting: auto, reliable, best_effort
+        self._depth = depth
+        self._serialized = serialized
+
+    def subscribe(self, camera: Camera) -> None:
+        """Subscribe to one camera, with the reliability its publishers (or the setting) ask for."""
+        node = self._node
+        publishers = [
+            info.qos_profile.reliability
+            for info in node.get_publishers_info_by_topic(node.resolve_topic_name(camera.topic))
+        ]
+        reliability, why = choose_reliability(self._reliability, publishers)
+        message_type = CompressedImage if camera.input_type == "compressed" else Image
+        camera.transport = TransportMonitor(reliability == ReliabilityPolicy.BEST_EFFORT)
+        camera.subscription, camera.transport.losses_unreported = (
+            create_subscription_counting_losses(
+                node,
+                message_type,
+                camera.topic,
+                with_message_info(functools.partial(self._on_image, camera)),
+                image_qos(reliability, self._depth),
+                on_message_lost=camera.transport.on_message_lost,
+                raw=self._serialized,
+            )
+        )
+        camera.transport.publishers = functools.partial(publisher_count, node, camera.subscription)
+        camera.reliability, camera.qos_note = reliability, why
+        node.get_logger().info(
+            f"{camera.name}: subscribed to {camera.subscription.topic_name} ({message_type.__name__}), QoS {why}"
+        )
+        if camera.transport.losses_unreported:
+            node.get_logger().warn(
+                f"{camera.name}: frames lost in transport are not counted: "
+                f"{camera.transport.losses_unreported}"
+            )
+
+    def recheck(self, cameras: Iterable[Camera]) -> bool:
+        """Re-subscribe where publishers appeared that the subscription does not match.
+
+        Returns whether a topic has no publisher yet (then the caller checks again soon).
+        """
+        waiting = False
+        for camera in cameras:
+            if camera.subscription is None:
+                continue
+            found = [
+                info.qos_profile.reliability
+                for info in self._node.get_publishers_info_by_topic(camera.subscription.topic_name)
+            ]
+            waiting = waiting or not found
+            wanted, _ = choose_reliability("auto", found)
+            if found and wanted != camera.reliability:
+                self._node.destroy_subscription(camera.subscription)
+                self.subscribe(camera)
+        return waiting
+
+
+def unsubscribe(node: LifecycleNode, camera: Camera) -> None:
+    """End one camera's subscription, if any."""
+    if camera.subscription is not None:
+        node.destroy_subscription(camera.subscription)
+        camera.subscription = None
