@@ -18,9 +18,11 @@ from rclpy.lifecycle import LifecycleNode
 from rclpy.qos import ReliabilityPolicy
 from rclpy.subscription import Subscription
 from sensor_msgs.msg import CompressedImage, Image
+from vision_msgs.msg import Detection2DArray
 
 from yolo_trt_ros.errors import InvalidImageError
 from yolo_trt_ros.log_throttle import KindThrottle
+from yolo_trt_ros.msg import InferenceTiming
 from yolo_trt_ros.ros.compat import (
     create_subscription_counting_losses,
     publisher_count,
@@ -29,9 +31,18 @@ from yolo_trt_ros.ros.compat import (
 from yolo_trt_ros.ros.frame_check import ArrivedFrame, check_on_arrival
 from yolo_trt_ros.ros.qos import choose_reliability, image_qos
 from yolo_trt_ros.ros.transport import TransportMonitor
+from yolo_trt_ros.settings import DetectorConfig, camera_names_for
 from yolo_trt_ros.stream import NewestFrameMailbox, RateCap, StreamStats
 
-__all__ = ["Camera", "CameraSubscriber", "Frame", "Output", "arrive", "unsubscribe"]
+__all__ = [
+    "Camera",
+    "CameraSubscriber",
+    "Frame",
+    "Output",
+    "arrive",
+    "create_cameras",
+    "unsubscribe",
+]
 
 ImageCallback = Callable[
     ["Camera", Image | CompressedImage | bytes, Mapping[str, Any] | None], None
@@ -87,6 +98,39 @@ class Camera:
         line = self.warnings.message(kind, f"{self.name}: {text}")
         if line is not None:
             self.logger.warn(line)
+
+
+def create_cameras(
+    config: DetectorConfig,
+    resolve_topic: Callable[[str], str],
+    create_output: Callable[[Any, str, int], Output],
+    logger: Any,
+) -> dict[str, Camera]:
+    """One camera per configured topic, with its outputs (``create_output(type, topic, depth)``).
+
+    One camera publishes on ~/detections, ~/timing, ~/annotated; several on ~/<camera>/....
+    """
+    # Cameras keep their resolved topics (/front/image, not image), for logs and diagnostics.
+    # One camera's name is in logs and diagnostics only, so it may come from the namespace.
+    topics = [resolve_topic(topic) for topic in config.image_topics]
+    single = len(topics) == 1
+    names = list(config.camera_names) or camera_names_for(topics if single else config.image_topics)
+    cameras = {}
+    for index, (name, topic) in enumerate(zip(names, topics, strict=True)):
+        prefix = "~" if single else f"~/{name}"
+        cameras[name] = Camera(
+            name=name,
+            topic=topic,
+            input_type=config.input_type_of(index),
+            detections=create_output(Detection2DArray, f"{prefix}/detections", 10),
+            timing=create_output(InferenceTiming, f"{prefix}/timing", 10),
+            annotated=create_output(Image, f"{prefix}/annotated", 1)
+            if config.publish_annotated
+            else None,
+            rate_cap=RateCap(config.max_rate_hz),
+            logger=logger.get_child(name),
+        )
+    return cameras
 
 
 def arrive(

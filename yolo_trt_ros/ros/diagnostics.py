@@ -14,12 +14,17 @@ analyzer can group them by prefix. Levels:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
 from yolo_trt_ros.jetson import PowerModeCheck
+from yolo_trt_ros.ros.transport import warn_about_transport
 from yolo_trt_ros.stream.stats import StatsSnapshot
+
+if TYPE_CHECKING:  # for annotations only: gpu_memory alone must import without the messages
+    from yolo_trt_ros.ros.cameras import Camera
 
 __all__ = [
     "NO_INPUT_WARN_S",
@@ -27,6 +32,7 @@ __all__ = [
     "camera_status",
     "detector_status",
     "gpu_memory",
+    "node_statuses",
     "power_mode_status",
 ]
 
@@ -173,3 +179,40 @@ def power_mode_status(node_name: str, check: PowerModeCheck) -> DiagnosticStatus
         hardware_id=node_name,
         values=_values({"power mode": check.mode_name or "none", **check.details}),
     )
+
+
+def node_statuses(  # noqa: PLR0917 - the node's whole state, as the statuses report it
+    node_name: str,
+    state: str,
+    facts: Mapping[str, object],
+    last_error: str,
+    power_check: PowerModeCheck | None,
+    cameras: Iterable[Camera],
+) -> list[DiagnosticStatus]:
+    """Every status of the detector node: the detector, the power mode (once read), each camera."""
+    facts = dict(facts)
+    if "GPU memory" in facts:  # asked again each time: it changes
+        facts["GPU memory"] = gpu_memory(str(facts.get("device", "")))
+    statuses = [detector_status(node_name, state, facts, last_error)]
+    if power_check is not None:
+        statuses.append(power_mode_status(node_name, power_check))
+    active = state == "active"
+    for camera in cameras:
+        details = {
+            "camera": camera.name,
+            "input type": camera.input_type,
+            "QoS": camera.qos_note or "not subscribed",
+            "rate cap (Hz)": f"{camera.rate_cap.rate_hz:g}" if camera.rate_cap.rate_hz else "none",
+        }
+        status = camera_status(
+            node_name,
+            camera.name,
+            camera.topic,
+            details,
+            camera.stats.snapshot(),
+            active,
+            missed_unknown=camera.transport.missed_unknown() if camera.transport else "",
+            missed_caveat=camera.transport.missed_caveat() if camera.transport else "",
+        )
+        statuses.append(warn_about_transport(status, camera.transport, active))
+    return statuses
