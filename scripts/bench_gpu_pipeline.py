@@ -10,7 +10,7 @@ a) ``bare_forward``: the torch backend's CUDA graph alone, launched on the pipel
 b) ``pipeline``: ``GpuDetector(frame)``: host BGR frame -> host detections (staging, upload,
    letterbox kernel, graph, decode + NMS kernels, copy back, one wait, boxes to frame pixels).
 c) ``ultralytics``: ``YOLO(model).predict(frame, half=True, device=0, imgsz=640)``, Ultralytics
-   8.4's own pipeline on the same GPU. No yolo11n.pt exists here (DESIGN.md 2.3), so the model is
+   8.4's own pipeline on the same GPU. The package ships no yolo11n.pt (runs offline), so the model is
    ``yolo11n.yaml`` with the ONNX file's weights loaded by layer name (BatchNorm set to identity
    around the folded biases): the same network and weights, run by Ultralytics' PyTorch path.
 
@@ -23,7 +23,7 @@ copy from pageable memory (the default).
 Besides the medians, the report holds the pipeline's stages from CUDA events, the letterbox kernel's
 device time, the upload in several variants, the host copy and DMA rates, the pipeline's host
 steps, GPU vs host NMS, the letterbox's error against the CPU preprocessor over every sample
-image and pixel format, and agreement of the three detectors' boxes. Goals (issue 6, 1080p):
+image and pixel format, and agreement of the three detectors' boxes. Goals (1080p):
 pipeline <= 1.3 x bare forward, >= 4 x faster than Ultralytics, letterbox kernel <= 0.15 ms of
 device time. JSON to stdout and --out-dir/bench_gpu.json, plots bench_gpu_bars.png and
 bench_gpu_cdf.png beside it.
@@ -55,8 +55,8 @@ from yolo_trt_ros.core.detections import Detections
 from yolo_trt_ros.core.nms import box_iou
 from yolo_trt_ros.core.preprocess import Preprocessor
 from yolo_trt_ros.cuda.runtime import (
+    CudaEvent,
     DeviceBuffer,
-    Event,
     PinnedBuffer,
     copy_device_to_host_now,
     copy_host_to_device,
@@ -151,7 +151,7 @@ def bench_size(
     backend, stream = detector.backend, detector.stream
     geometry = detector.preprocessor.geometry((frame.shape[0], frame.shape[1]))
     shape = (1, 3, *geometry.input_hw)
-    start, end = Event(timing=True), Event(timing=True)
+    start, end = CudaEvent(timing=True), CudaEvent(timing=True)
     device_ms: list[float] = []
     stages: dict[str, list[float]] = {"preprocess": [], "inference": [], "postprocess": []}
     ultra_speed: dict[str, list[float]] = {"preprocess": [], "inference": [], "postprocess": []}
@@ -231,7 +231,7 @@ def letterbox_device_times(detector: GpuDetector, frame: Frame, repeats: int) ->
     geometry = detector.preprocessor.geometry((frame.shape[0], frame.shape[1]))
     target = detector.backend.binding((1, 3, *geometry.input_hw)).input
     rows = detector.letterbox.source_rows(geometry, 3)
-    start, end = Event(timing=True), Event(timing=True)
+    start, end = CudaEvent(timing=True), CudaEvent(timing=True)
     source = detector.uploader.upload(frame, stream, rows)
     stream.synchronize()
     detector.uploader.consumed()
@@ -290,7 +290,7 @@ def transfer_rates(detector: GpuDetector, frame: Frame, repeats: int) -> dict[st
     staged = pinned.array(frame.shape, np.uint8)
     plain = np.empty_like(frame)
     plain[:] = frame
-    start, end = Event(timing=True), Event(timing=True)
+    start, end = CudaEvent(timing=True), CudaEvent(timing=True)
     samples: dict[str, list[float]] = {"to_pinned": [], "to_numpy": [], "dma": []}
     for _ in range(repeats):
         samples["to_pinned"].append(timed(lambda: np.copyto(staged, frame))[0])

@@ -230,14 +230,14 @@ def _time_pipeline(
     Then the pipeline once more at the camera's pace (``rate`` Hz, as the node sees frames):
     back to back, the GPU keeps its clocks up; at 30 Hz it may lower them between frames.
     """
-    from yolo_trt_ros.cuda.runtime import Event  # noqa: PLC0415
+    from yolo_trt_ros.cuda.runtime import CudaEvent  # noqa: PLC0415
 
     stream = detector.stream
     geometry = detector.preprocessor.geometry((rgb.shape[0], rgb.shape[1]))
     shape = (1, 3, *geometry.input_hw)
     found = detector(rgb, "rgb8")  # also leaves this frame's tensor in the binding's input
     binding = detector.backend.binding(shape)
-    start, end = Event(timing=True), Event(timing=True)
+    start, end = CudaEvent(timing=True), CudaEvent(timing=True)
     stages: dict[str, list[float]] = {"preprocess": [], "inference": [], "postprocess": []}
     bare_wall: list[float] = []
 

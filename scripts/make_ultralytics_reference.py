@@ -3,7 +3,7 @@
 
 The agreement test compares our ONNX Runtime pipeline with the reference implementation on the same
 model and the same decoded images. Ultralytics needs torchvision, which has no CPU build on the
-development machine, so this script runs where Ultralytics does (the GPU machine, DESIGN.md §2.3):
+development machine, so this script runs where Ultralytics does (a machine with a torchvision build):
 
     # on the development machine
     python -m yolo_trt_ros.testing.sample_images --export .refin          # decoded images as .npy

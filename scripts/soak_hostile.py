@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 r"""Soak the detector node with hostile input over real DDS; report crashes, accounting and memory.
 
-One run starts the detector executable (test/node_harness.py's ``DetectorProcess``, CPU backend,
+One run starts the detector executable (yolo_trt_ros/testing/node_harness.py's ``DetectorProcess``, CPU backend,
 one raw and one compressed camera, RELIABLE, subscription depth 100) in a private localhost ROS
 domain, then, measuring the node process from ``/proc/<pid>/status``:
 
@@ -45,34 +45,35 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-TEST_DIR = Path(__file__).resolve().parents[1] / "test"
-sys.path.insert(0, str(TEST_DIR))
+import cv2
+import numpy as np
+import yaml
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray
+from lifecycle_msgs.srv import ChangeState
+from rcl_interfaces.msg import Parameter as ParameterMsg
+from rcl_interfaces.msg import ParameterValue
+from rcl_interfaces.srv import GetParameters, SetParameters
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+from vision_msgs.msg import Detection2DArray
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import yaml  # noqa: E402
-from builtin_interfaces.msg import Time  # noqa: E402
-from conftest import RosHarness  # noqa: E402
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
-from lifecycle_msgs.srv import ChangeState  # noqa: E402
-from node_harness import (  # noqa: E402
+from yolo_trt_ros.testing.hostile_frames import compressed_cases, encode, mutated, raw_cases
+from yolo_trt_ros.testing.node_harness import (
     Collector,
     DetectorProcess,
     LifecycleClient,
+    RosHarness,
     image_message,
     latest_statuses,
     spin_for,
 )
-from rcl_interfaces.msg import Parameter as ParameterMsg  # noqa: E402
-from rcl_interfaces.msg import ParameterValue  # noqa: E402
-from rcl_interfaces.srv import GetParameters, SetParameters  # noqa: E402
-from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
-from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
-from std_msgs.msg import Header  # noqa: E402
-from vision_msgs.msg import Detection2DArray  # noqa: E402
+from yolo_trt_ros.testing.ros_domain import isolate_ros_domain
+from yolo_trt_ros.testing.sample_images import build_sample_images
 
-from yolo_trt_ros.testing.hostile_frames import compressed_cases, encode, mutated, raw_cases  # noqa: E402
-from yolo_trt_ros.testing.sample_images import build_sample_images  # noqa: E402
+# A private DDS domain on localhost for this run and the node it starts (they inherit it).
+isolate_ros_domain()
 
 NODE = "soak_hostile"
 TOPICS = {"raw": "/soak/raw", "jpeg": "/soak/jpeg"}

@@ -35,15 +35,17 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "$wanted" > "$stamp"
 fi
 
-# Tests that need no ROS 2: they import nothing of rclpy, the message packages or conftest.py.
+# Tests that need no ROS 2: they import nothing of rclpy, the message packages or conftest.py
+# (paths under test/, which mirrors the package's folders).
 ros_free=(
-  test_annotate test_backends test_build_process test_dds test_decode test_detector
-  test_engine_cache test_engine_manager test_gpu_jpeg_decode test_gpu_kernels test_gpu_pipeline
-  test_gpu_tensorrt test_heap test_letterbox test_model_variants test_module_imports test_nms
-  test_onnx_static test_precision test_pytest_compat test_rate_cap test_resize_taps
-  test_runtime_plan test_ultralytics_agreement
+  core/test_annotate core/test_decode core/test_letterbox core/test_nms
+  backends/test_backends backends/test_onnx_static
+  engine/test_build_process engine/test_engine_cache engine/test_engine_manager engine/test_precision
+  gpu/test_gpu_kernels gpu/test_gpu_pipeline gpu/test_gpu_tensorrt gpu/test_resize_taps
+  stream/test_mailbox stream/test_rate_cap stream/test_stats
+  test_dds test_detector test_gpu_jpeg_decode test_heap test_model_variants test_module_imports
+  test_pytest_compat test_runtime_plan test_ultralytics_agreement
 )
-files=()
 for name in "${ros_free[@]}"; do files+=("test/$name.py"); done
 
 echo "==> pytest under $("$venv/bin/python" --version) (ROS-free tests, source tree)"

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import random
 import selectors
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
@@ -20,24 +18,20 @@ if TYPE_CHECKING:
 TEST_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TEST_DIR.parent
 
-# Each run gets its own DDS domain on localhost, so parallel runs and other ROS 2 processes on
-# the machine never cross-talk with the tests. Child processes inherit these variables.
-os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 200)))
-os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-if os.environ.get("ROS_DISTRO") == "humble":  # Humble's name for it (deprecated from Jazzy on)
-    os.environ.setdefault("ROS_LOCALHOST_ONLY", "1")
-
 try:
-    import rclpy
-    import rclpy.context
-    import rclpy.executors
-    import rclpy.node
+    import rclpy  # noqa: F401  (its absence is an environment problem, said below)
 except ImportError as error:  # pragma: no cover - environment problem, not a test failure
     pytest.exit(
         f"rclpy is not importable ({error}): run scripts/setup.sh, then "
         "`source install/setup.bash`, then scripts/test.sh.",
         returncode=3,
     )
+
+from yolo_trt_ros.testing.ros_domain import isolate_ros_domain  # noqa: E402  (after rclpy's check)
+
+# Each run gets its own DDS domain on localhost, so parallel runs and other ROS 2 processes on
+# the machine never cross-talk with the tests (read at rclpy.init; child processes inherit it).
+isolate_ros_domain()
 
 
 def _messages_missing_reason() -> str | None:
@@ -65,6 +59,8 @@ def _messages_missing_reason() -> str | None:
 if (_reason := _messages_missing_reason()) is not None:  # pragma: no cover - environment problem
     pytest.exit(_reason, returncode=3)
 
+from yolo_trt_ros.testing import node_harness  # noqa: E402  (after the checks above)
+
 
 @pytest.hookimpl(wrapper=True)
 def pytest_make_collect_report(
@@ -90,28 +86,11 @@ def pytest_make_collect_report(
     return report
 
 
-class RosHarness:
-    """A rclpy context, one node and an executor, with a helper to spin until something holds."""
+class RosHarness(node_harness.RosHarness):
+    """The package's harness (one rclpy context, node, executor); a timeout fails the test."""
 
-    def __init__(self) -> None:
-        self.context = rclpy.context.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.node.Node("wire_test", context=self.context)
-        self.executor = rclpy.executors.SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-
-    def spin_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
-        """Spin until condition() is true; fail the test with `what` after timeout seconds."""
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-            self.executor.spin_once(timeout_sec=0.05)
-
-    def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.context)
+    def timed_out(self, message: str) -> NoReturn:
+        pytest.fail(message)
 
 
 @pytest.fixture

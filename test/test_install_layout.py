@@ -3,7 +3,6 @@
 import configparser
 import importlib.metadata
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +17,7 @@ from catkin_pkg.package import parse_package
 from conftest import REPO_ROOT
 
 import yolo_trt_ros
-
-PACKAGE = "yolo_trt_ros"
+from yolo_trt_ros.testing.node_harness import PACKAGE, executables_where_ros2_run_looks
 
 
 def console_scripts() -> dict[str, str]:
@@ -30,16 +28,6 @@ def console_scripts() -> dict[str, str]:
         name, target = line.split("=", 1)
         entries[name.strip()] = target.strip()
     return entries
-
-
-def executables_where_ros2_run_looks() -> dict[str, Path]:
-    """What `ros2 run yolo_trt_ros <name>` finds: executable files in <prefix>/lib/<package>/."""
-    directory = Path(get_package_prefix(PACKAGE)) / "lib" / PACKAGE
-    return {
-        path.name: path
-        for path in directory.iterdir()
-        if path.is_file() and os.access(path, os.X_OK)
-    }
 
 
 def test_package_is_in_the_ament_index() -> None:

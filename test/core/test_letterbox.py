@@ -14,7 +14,7 @@ from yolo_trt_ros.core.preprocess import Preprocessor
 from yolo_trt_ros.errors import InvalidImageError, InvalidSettingError
 
 REFERENCE = json.loads(
-    (Path(__file__).parent / "fixtures" / "ultralytics_reference.json").read_text()
+    (Path(__file__).parents[1] / "fixtures" / "ultralytics_reference.json").read_text()
 )
 PAD = np.float32(114) / np.float32(255)
 

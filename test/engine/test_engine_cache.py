@@ -197,7 +197,7 @@ print(entry.from_cache, entry.engine_path)
 def test_two_processes_asking_for_the_same_engine_build_it_once(tmp_path: Path) -> None:
     log, cache = tmp_path / "builds.log", tmp_path / "engines"
     script = CONCURRENT_BUILD.format(
-        test_dir=str(Path(__file__).parent), log=str(log), cache=str(cache)
+        test_dir=str(Path(__file__).parents[1]), log=str(log), cache=str(cache)
     )
     processes = [
         subprocess.Popen(

@@ -26,10 +26,10 @@ pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
 if _reason is None:
     from yolo_trt_ros.cuda.runtime import (
         CudaDevice,
+        CudaStream,
         DeviceArray,
         DeviceBuffer,
         PinnedBuffer,
-        Stream,
         allocation_stats,
         copy_device_to_host,
         copy_device_to_host_now,
@@ -51,8 +51,8 @@ def device() -> Iterator[CudaDevice]:
 
 
 @pytest.fixture(scope="module")
-def stream(device: CudaDevice) -> Iterator[Stream]:
-    with Stream(device) as opened:
+def stream(device: CudaDevice) -> Iterator[CudaStream]:
+    with CudaStream(device) as opened:
         yield opened
 
 
@@ -73,7 +73,9 @@ def to_host(array: DeviceArray) -> npt.NDArray[np.generic]:
 # -- runtime ------------------------------------------------------------------------------------
 
 
-def test_buffers_round_trip_and_close_deterministically(device: CudaDevice, stream: Stream) -> None:
+def test_buffers_round_trip_and_close_deterministically(
+    device: CudaDevice, stream: CudaStream
+) -> None:
     data = np.arange(1000, dtype=np.float32)
     outbound, inbound = PinnedBuffer(device, data.nbytes), PinnedBuffer(device, data.nbytes)
     buffer = DeviceBuffer(device, data.nbytes)
@@ -159,7 +161,7 @@ CASES = [
 )
 def test_letterbox_kernel_matches_the_cpu_preprocessor(
     device: CudaDevice,
-    stream: Stream,
+    stream: CudaStream,
     dtype: type[np.floating],
     pixel_format: str,
     case: tuple[int, int, int, int, bool],
@@ -217,7 +219,9 @@ def test_shrinking_by_three_reads_one_row_in_three(device: CudaDevice) -> None:
     letterbox.close()
 
 
-def test_letterbox_reads_a_device_image_with_a_row_step(device: CudaDevice, stream: Stream) -> None:
+def test_letterbox_reads_a_device_image_with_a_row_step(
+    device: CudaDevice, stream: CudaStream
+) -> None:
     rng = np.random.default_rng(3)
     height, width, step = 301, 517, 517 * 3 + 45
     rows = rng.integers(0, 256, (height, step), dtype=np.uint8)
@@ -244,7 +248,7 @@ def test_letterbox_reads_a_device_image_with_a_row_step(device: CudaDevice, stre
     assert np.abs(got - expected).max() <= 1 / 255 + 1e-6
 
 
-def test_letterbox_refuses_mismatched_buffers(device: CudaDevice, stream: Stream) -> None:
+def test_letterbox_refuses_mismatched_buffers(device: CudaDevice, stream: CudaStream) -> None:
     letterbox = GpuLetterbox(device, Preprocessor(640, rect=True, dtype=np.float16))
     cpu = Preprocessor(640, rect=True)
     _, geometry = cpu(np.zeros((480, 640, 3), np.uint8))
@@ -300,7 +304,7 @@ SETTINGS = [
 @pytest.mark.parametrize("head_dtype", [np.float32, np.float16], ids=["fp32", "fp16"])
 def test_gpu_decoder_gives_the_cpu_decoders_answer(
     device: CudaDevice,
-    stream: Stream,
+    stream: CudaStream,
     heads: dict[str, tuple[npt.NDArray[np.float32], LetterboxGeometry]],
     nms: str,
     head_dtype: type[np.floating],
@@ -344,7 +348,7 @@ def synthetic_head(
     return head
 
 
-def test_ties_degenerate_boxes_and_empty_heads(device: CudaDevice, stream: Stream) -> None:
+def test_ties_degenerate_boxes_and_empty_heads(device: CudaDevice, stream: CudaStream) -> None:
     cases = {
         # equal scores: the earlier anchor wins, the later one is suppressed
         "ties": synthetic_head([(50, 50, 20, 20)] * 6 + [(200, 200, 10, 10)], [0.6] * 7, [1] * 7),
@@ -371,7 +375,7 @@ def test_ties_degenerate_boxes_and_empty_heads(device: CudaDevice, stream: Strea
 
 
 def test_counter_survives_many_frames_without_allocating(
-    device: CudaDevice, stream: Stream
+    device: CudaDevice, stream: CudaStream
 ) -> None:
     head = synthetic_head([(50 + 3 * i, 50, 20, 20) for i in range(100)], [0.5] * 100, [0] * 100)
     decoder = GpuRawDecoder(device, 80)

@@ -25,11 +25,11 @@ from bag_files import (
 )
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CompressedImage, Image
-from test_install_layout import executables_where_ros2_run_looks
 
 from yolo_trt_ros.cdr import header_stamp_ns, restamped
 from yolo_trt_ros.errors import BagError
 from yolo_trt_ros.replay.bag import ImageBag
+from yolo_trt_ros.testing.node_harness import executables_where_ros2_run_looks
 
 
 def _pixels(message: Image) -> np.ndarray:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import cv2
 import pytest
-from test_install_layout import executables_where_ros2_run_looks
 
 from yolo_trt_ros.errors import ReportError
 from yolo_trt_ros.replay.bag import BagFrame
@@ -23,6 +22,7 @@ from yolo_trt_ros.replay.ledger import FrameLedger, StageTimes
 from yolo_trt_ros.replay.pacing import loop_span_ns, timeline
 from yolo_trt_ros.replay.prefetch import Prefetcher
 from yolo_trt_ros.replay.report import build_report, load_report, write_report
+from yolo_trt_ros.testing.node_harness import executables_where_ros2_run_looks
 
 MS = 1_000_000
 

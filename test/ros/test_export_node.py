@@ -13,10 +13,10 @@ from conftest import RosHarness
 from node_harness import Collector, DetectorProcess, LifecycleClient
 from rclpy.action import ActionClient
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from test_install_layout import executables_where_ros2_run_looks
 
 from yolo_trt_ros.action import ExportEngine
 from yolo_trt_ros.msg import EngineInfo
+from yolo_trt_ros.testing.node_harness import executables_where_ros2_run_looks
 
 
 def _export(*parameters: str) -> subprocess.CompletedProcess[str]:

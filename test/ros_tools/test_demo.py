@@ -6,7 +6,8 @@ import subprocess
 from pathlib import Path
 
 import cv2
-from test_install_layout import executables_where_ros2_run_looks
+
+from yolo_trt_ros.testing.node_harness import executables_where_ros2_run_looks
 
 
 def test_demo_detects_the_sample_photo_and_writes_annotated_images(tmp_path: Path) -> None:

@@ -22,12 +22,12 @@ from node_harness import Collector, DetectorProcess
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import Image
-from test_install_layout import executables_where_ros2_run_looks
 from vision_msgs.msg import Detection2DArray
 
 from yolo_trt_ros.msg import InferenceTiming
 from yolo_trt_ros.replay.bag import ImageBag
 from yolo_trt_ros.replay.report import load_report
+from yolo_trt_ros.testing.node_harness import executables_where_ros2_run_looks
 
 NODE = "replay_detector"
 RAW_TOPIC, JPEG_TOPIC = "/replay_e2e/raw", "/replay_e2e/jpeg"

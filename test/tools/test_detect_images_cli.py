@@ -6,8 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from test_install_layout import executables_where_ros2_run_looks
-
+from yolo_trt_ros.testing.node_harness import executables_where_ros2_run_looks
 from yolo_trt_ros.testing.sample_images import IMAGES_DIR
 
 

@@ -16,10 +16,10 @@ from rclpy.serialization import deserialize_message
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 from sensor_msgs.msg import CompressedImage, Image
-from test_install_layout import executables_where_ros2_run_looks
 
 from yolo_trt_ros.errors import BagError
 from yolo_trt_ros.replay.bag_writer import BagSettings, write_image_bag
+from yolo_trt_ros.testing.node_harness import executables_where_ros2_run_looks
 
 
 def _read(path: Path) -> list[tuple[str, str, int, bytes]]:

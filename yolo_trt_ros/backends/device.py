@@ -23,7 +23,7 @@ import numpy.typing as npt
 from yolo_trt_ros.backends.base import Backend
 
 if TYPE_CHECKING:  # the cuda package imports cuda-python; only type checkers need it here
-    from yolo_trt_ros.cuda.runtime import CudaDevice, DeviceArray, Stream
+    from yolo_trt_ros.cuda.runtime import CudaDevice, CudaStream, DeviceArray
 
 __all__ = ["DeviceBackend", "DeviceBinding"]
 
@@ -37,7 +37,7 @@ class DeviceBinding(ABC):
         """The device buffer the model reads; write the input batch here before ``enqueue``."""
 
     @abstractmethod
-    def enqueue(self, stream: Stream) -> Sequence[DeviceArray]:
+    def enqueue(self, stream: CudaStream) -> Sequence[DeviceArray]:
         """Queue the model on ``stream`` (asynchronously); return its outputs in output order."""
 
 
@@ -48,7 +48,7 @@ class DeviceBackend(Backend):
     path) and ``close`` are shared.
     """
 
-    _host_stream: Stream | None = None
+    _host_stream: CudaStream | None = None
 
     @property
     @abstractmethod
@@ -66,7 +66,7 @@ class DeviceBackend(Backend):
     def infer(self, images: npt.NDArray[np.floating]) -> list[npt.NDArray[np.generic]]:
         """Run one host batch: copy it in, queue the model, copy the outputs back, wait once."""
         from yolo_trt_ros.cuda.runtime import (  # noqa: PLC0415 - cuda-python only where used
-            Stream,
+            CudaStream,
             copy_device_to_host,
             copy_host_to_device,
         )
@@ -74,7 +74,7 @@ class DeviceBackend(Backend):
         device = self.cuda_device
         device.make_current()
         if self._host_stream is None:
-            self._host_stream = Stream(device)
+            self._host_stream = CudaStream(device)
         stream = self._host_stream
         binding = self.binding(tuple(int(d) for d in images.shape))
         batch = np.ascontiguousarray(images, dtype=binding.input.dtype)

@@ -25,7 +25,7 @@ import numpy as np
 from yolo_trt_ros.backends.base import TensorSpec
 from yolo_trt_ros.backends.device import DeviceBackend, DeviceBinding
 from yolo_trt_ros.core.metadata import ModelMetadata, parse_ultralytics_metadata
-from yolo_trt_ros.cuda.runtime import CudaDevice, DeviceArray, DeviceBuffer, Stream
+from yolo_trt_ros.cuda.runtime import CudaDevice, CudaStream, DeviceArray, DeviceBuffer
 from yolo_trt_ros.engine.tensorrt_build import import_tensorrt
 from yolo_trt_ros.engine.ultralytics_format import split_ultralytics_engine
 from yolo_trt_ros.errors import (
@@ -111,7 +111,7 @@ class _TensorRTBinding(DeviceBinding):
         """The engine's input buffer for this shape."""
         return self._input
 
-    def enqueue(self, stream: Stream) -> Sequence[DeviceArray]:
+    def enqueue(self, stream: CudaStream) -> Sequence[DeviceArray]:
         """Queue the engine on ``stream``; the outputs stay at fixed addresses."""
         backend = self._backend
         context = backend._require_context()

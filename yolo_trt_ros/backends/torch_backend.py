@@ -33,7 +33,7 @@ from cuda.bindings import driver as cu
 from yolo_trt_ros.backends.base import TensorSpec
 from yolo_trt_ros.backends.device import DeviceBackend, DeviceBinding
 from yolo_trt_ros.core.metadata import ModelMetadata, parse_ultralytics_metadata
-from yolo_trt_ros.cuda.runtime import CudaDevice, DeviceArray, DeviceBuffer, Stream, check
+from yolo_trt_ros.cuda.runtime import CudaDevice, CudaStream, DeviceArray, DeviceBuffer, check
 from yolo_trt_ros.errors import (
     BackendNotAvailableError,
     CudaError,
@@ -223,7 +223,7 @@ class _Binding(DeviceBinding):
         """The input buffer, which the module reads in place."""
         return self.input_array
 
-    def enqueue(self, stream: Stream) -> Sequence[DeviceArray]:
+    def enqueue(self, stream: CudaStream) -> Sequence[DeviceArray]:
         """Queue the forward pass on ``stream``; with a graph the outputs' addresses never change."""
         if self.input_buffer.closed:
             raise RuntimeError("this torch binding's backend is closed")

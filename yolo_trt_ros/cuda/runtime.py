@@ -29,11 +29,11 @@ from yolo_trt_ros.errors import CudaError
 __all__ = [
     "AllocationStats",
     "CudaDevice",
+    "CudaEvent",
+    "CudaStream",
     "DeviceArray",
     "DeviceBuffer",
-    "Event",
     "PinnedBuffer",
-    "Stream",
     "allocation_stats",
     "check",
     "copy_device_to_host",
@@ -212,7 +212,7 @@ class CudaDevice(_Owned):
         return f"CudaDevice(cuda:{self.index}, {self.name}, sm_{major}{minor})"
 
 
-class Stream(_Owned):
+class CudaStream(_Owned):
     """A non-blocking CUDA stream (it never waits for the legacy default stream)."""
 
     _what = "stream"
@@ -253,7 +253,7 @@ class Stream(_Owned):
         check(cu.cuStreamDestroy(self.handle))
 
 
-class Event(_Owned):
+class CudaEvent(_Owned):
     """A CUDA event; ``timing=True`` makes it usable with ``elapsed_ms`` (and a bit slower)."""
 
     _what = "event"
@@ -267,7 +267,7 @@ class Event(_Owned):
         )
         self.handle = check(cu.cuEventCreate(flags.value))
 
-    def record(self, stream: Stream) -> None:
+    def record(self, stream: CudaStream) -> None:
         """Mark the point the stream has reached (in stream order)."""
         check(cu.cuEventRecord(self.handle, stream.handle))
 
@@ -275,7 +275,7 @@ class Event(_Owned):
         """Wait on the host until the recorded point has been reached."""
         check(cu.cuEventSynchronize(self.handle))
 
-    def elapsed_ms(self, end: Event) -> float:
+    def elapsed_ms(self, end: CudaEvent) -> float:
         """Milliseconds between this event and a later one (both recorded and complete)."""
         return float(check(cu.cuEventElapsedTime(self.handle, end.handle)))
 
@@ -385,12 +385,12 @@ class PinnedBuffer(_Owned):
         check(cu.cuMemFreeHost(self.ptr))
 
 
-def copy_host_to_device(device_ptr: int, host_ptr: int, nbytes: int, stream: Stream) -> None:
+def copy_host_to_device(device_ptr: int, host_ptr: int, nbytes: int, stream: CudaStream) -> None:
     """Queue a host-to-device copy on the stream (asynchronous when the host side is pinned)."""
     check(cu.cuMemcpyHtoDAsync(device_ptr, host_ptr, nbytes, stream.handle))
 
 
-def copy_device_to_host(host_ptr: int, device_ptr: int, nbytes: int, stream: Stream) -> None:
+def copy_device_to_host(host_ptr: int, device_ptr: int, nbytes: int, stream: CudaStream) -> None:
     """Queue a device-to-host copy on the stream (asynchronous when the host side is pinned)."""
     check(cu.cuMemcpyDtoHAsync(host_ptr, device_ptr, nbytes, stream.handle))
 
@@ -401,7 +401,7 @@ def copy_host_to_device_now(device_ptr: int, host: npt.NDArray[Any]) -> None:
     check(cu.cuMemcpyHtoD(device_ptr, data.ctypes.data, data.nbytes))
 
 
-def fill_int32(device_ptr: int, value: int, count: int, stream: Stream | None = None) -> None:
+def fill_int32(device_ptr: int, value: int, count: int, stream: CudaStream | None = None) -> None:
     """Set ``count`` int32 words to ``value``: queued on ``stream``, or at once without one."""
     if stream is None:
         check(cu.cuMemsetD32(device_ptr, value, count))
@@ -417,7 +417,13 @@ def copy_device_to_host_now(host: npt.NDArray[Any], device_ptr: int) -> None:
 
 
 def copy_rows_host_to_device(
-    device_ptr: int, host_ptr: int, stream: Stream, *, host_pitch: int, row_bytes: int, rows: int
+    device_ptr: int,
+    host_ptr: int,
+    stream: CudaStream,
+    *,
+    host_pitch: int,
+    row_bytes: int,
+    rows: int,
 ) -> None:
     """Queue a 2-D copy of ``rows`` rows of ``row_bytes``, ``host_pitch`` bytes apart, packed on the device."""
     copy = cu.CUDA_MEMCPY2D()

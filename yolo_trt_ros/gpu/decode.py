@@ -23,10 +23,10 @@ from yolo_trt_ros.core.decode import DecodeSettings, RawDetections, suppress
 from yolo_trt_ros.core.letterbox import LetterboxGeometry
 from yolo_trt_ros.cuda.runtime import (
     CudaDevice,
+    CudaStream,
     DeviceArray,
     DeviceBuffer,
     PinnedBuffer,
-    Stream,
     copy_device_to_host,
     copy_device_to_host_now,
     copy_host_to_device,
@@ -100,7 +100,7 @@ class GpuRawDecoder:
         self._mask_classes: tuple[int, ...] | None = None
         self._mask_dirty = False
         self._settings = DecodeSettings()
-        self._pending_stream: Stream | None = None
+        self._pending_stream: CudaStream | None = None
         self._thresholds_for: tuple[object, ...] = ()
         self._geometry: LetterboxGeometry | None = None
         self._thresholds = (0.0, 0.0)
@@ -118,7 +118,7 @@ class GpuRawDecoder:
             max(rows, HOST_BATCH * _CANDIDATE_BYTES) if self.nms == "host" else rows
         )
 
-    def _reserve(self, anchors: int, max_det: int, stream: Stream) -> None:
+    def _reserve(self, anchors: int, max_det: int, stream: CudaStream) -> None:
         capacity = min(anchors, MAX_CANDIDATES)
         if self._work is not None and capacity <= self._capacity and max_det <= self._max_det:
             return
@@ -132,7 +132,7 @@ class GpuRawDecoder:
         self._rows_view = self._host.array((self._max_det, _ROW_FLOATS), np.float32, _HEADER_BYTES)
         fill_int32(self._work.ptr, 0, 1)  # the candidate counter starts at zero
 
-    def _class_mask_ptr(self, settings: DecodeSettings, stream: Stream) -> int:
+    def _class_mask_ptr(self, settings: DecodeSettings, stream: CudaStream) -> int:
         """Device pointer of the allowed-class flags (0: no filter), uploaded when they change."""
         if settings.classes is None:
             return 0
@@ -152,7 +152,7 @@ class GpuRawDecoder:
         self,
         head: DeviceArray,
         settings: DecodeSettings,
-        stream: Stream,
+        stream: CudaStream,
         geometry: LetterboxGeometry | None = None,
     ) -> None:
         """Queue decoding of one raw head output on ``stream`` (read the result after syncing).

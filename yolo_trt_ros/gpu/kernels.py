@@ -22,7 +22,7 @@ from typing import Any, Final
 from cuda.bindings import driver as cu
 from cuda.bindings import nvrtc
 
-from yolo_trt_ros.cuda.runtime import CudaDevice, Stream, check
+from yolo_trt_ros.cuda.runtime import CudaDevice, CudaStream, check
 from yolo_trt_ros.errors import CudaError
 
 __all__ = [
@@ -184,7 +184,7 @@ class Kernel:
         self,
         grid: tuple[int, int, int],
         block: tuple[int, int, int],
-        stream: Stream,
+        stream: CudaStream,
         *arguments: float,
     ) -> None:
         """Queue the kernel on a stream with these arguments (ints, floats, device pointers)."""

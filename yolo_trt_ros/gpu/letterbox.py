@@ -20,9 +20,9 @@ from yolo_trt_ros.core.letterbox import LetterboxGeometry
 from yolo_trt_ros.core.preprocess import PIXEL_FORMATS, Preprocessor
 from yolo_trt_ros.cuda.runtime import (
     CudaDevice,
+    CudaStream,
     DeviceArray,
     DeviceBuffer,
-    Stream,
     copy_host_to_device_now,
 )
 from yolo_trt_ros.errors import CudaError, InvalidImageError
@@ -184,7 +184,7 @@ class GpuLetterbox:
         pixel_format: str,
         geometry: LetterboxGeometry,
         out: DeviceArray,
-        stream: Stream,
+        stream: CudaStream,
     ) -> None:
         """Queue the letterbox of ``image`` into ``out`` (shape (1, 3, H, W)) on ``stream``."""
         key = (image, pixel_format, geometry, out.ptr, out.shape, out.dtype)

@@ -32,10 +32,10 @@ from yolo_trt_ros.core.detections import Detections
 from yolo_trt_ros.core.letterbox import LetterboxGeometry
 from yolo_trt_ros.core.preprocess import _checked_pixels, guess_pixel_format
 from yolo_trt_ros.cuda.runtime import (
+    CudaEvent,
+    CudaStream,
     DeviceArray,
-    Event,
     PinnedBuffer,
-    Stream,
     copy_device_to_host,
 )
 from yolo_trt_ros.detector import Detector, StageTimes
@@ -59,7 +59,7 @@ class _HostOutputs:
         self._buffers: list[PinnedBuffer] = []
         self._views: list[npt.NDArray[Any]] = []
 
-    def enqueue(self, outputs: Sequence[DeviceArray], stream: Stream) -> None:
+    def enqueue(self, outputs: Sequence[DeviceArray], stream: CudaStream) -> None:
         self._views = []
         for index, output in enumerate(outputs):
             if index == len(self._buffers) or self._buffers[index].nbytes < output.nbytes:
@@ -116,7 +116,7 @@ class GpuDetector(Detector):
         self.backend: DeviceBackend = backend
         device = backend.cuda_device
         self.cuda_device = device
-        self.stream = Stream(device)
+        self.stream = CudaStream(device)
         self.device_stream = self.stream.ptr
         self.uploader = HostImageUploader(device, threads=upload_threads, staging=upload_staging)
         self.upload_rows_read_only = upload_rows_read_only
@@ -128,8 +128,8 @@ class GpuDetector(Detector):
         )
         self._host_outputs = _HostOutputs(backend) if self.decoder is None else None
         self.stage_timing = stage_timing
-        self._events = [Event(timing=True) for _ in range(3)]
-        self._done = Event()
+        self._events = [CudaEvent(timing=True) for _ in range(3)]
+        self._done = CudaEvent()
         self._marks: list[float] = []  # perf_counter at each HOST_STEPS boundary, last call
 
     def _classes_from_head(self) -> int:
@@ -242,7 +242,7 @@ class GpuDetector(Detector):
         image: Any,
         frame: npt.NDArray[np.uint8] | DeviceImage,
         geometry: LetterboxGeometry,
-        stream: Stream,
+        stream: CudaStream,
     ) -> DeviceImage:
         """Queue the upload of a host frame, or this stream's wait for a device frame's producer."""
         if isinstance(frame, DeviceImage):

@@ -20,10 +20,10 @@ import numpy.typing as npt
 
 from yolo_trt_ros.cuda.runtime import (
     CudaDevice,
+    CudaEvent,
+    CudaStream,
     DeviceBuffer,
-    Event,
     PinnedBuffer,
-    Stream,
     copy_host_to_device,
     copy_rows_host_to_device,
 )
@@ -96,11 +96,11 @@ class HostImageUploader:
         self._pool: ThreadPoolExecutor | None = None
         self._pinned: PinnedBuffer | None = None
         self._device: DeviceBuffer | None = None
-        self._staged = Event()
+        self._staged = CudaEvent()
         self._in_flight = False
         self.uploads = 0  # frames copied from host memory so far
 
-    def _reserve(self, nbytes: int, stream: Stream) -> tuple[PinnedBuffer, DeviceBuffer]:
+    def _reserve(self, nbytes: int, stream: CudaStream) -> tuple[PinnedBuffer, DeviceBuffer]:
         """Return buffers of at least ``nbytes``, growing (never shrinking) them when needed."""
         if self._pinned is None or self._device is None or self._pinned.nbytes < nbytes:
             stream.synchronize()  # only when a larger frame arrives: the old buffers may be in use
@@ -113,7 +113,7 @@ class HostImageUploader:
     def upload(
         self,
         pixels: npt.NDArray[np.uint8],
-        stream: Stream,
+        stream: CudaStream,
         rows: npt.NDArray[np.int64] | None = None,
     ) -> DeviceImage:
         """Queue the copy of an (H, W) or (H, W, C) uint8 image (or of the listed rows of it).
@@ -175,7 +175,7 @@ class HostImageUploader:
     def _upload_pageable(
         self,
         pixels: npt.NDArray[np.uint8],
-        stream: Stream,
+        stream: CudaStream,
         rows: npt.NDArray[np.int64] | None,
         nbytes: int,
     ) -> DeviceImage | None:

@@ -1,6 +1,6 @@
 """Ultralytics' YOLO11n as a PyTorch model, rebuilt from the bundled ONNX export's weights.
 
-No yolo11n.pt can be reached here (DESIGN.md 2.3). The Ultralytics ONNX export keeps the layer
+The package ships no yolo11n.pt and nothing is downloaded at run time. The Ultralytics ONNX export keeps the layer
 names in its initializers and has each BatchNorm folded into the convolution before it, so
 ``yolo11n.yaml`` with those weights, and every BatchNorm set to pass ``x + bias`` through
 unchanged, is the same network. The GPU benchmark runs Ultralytics' ``predict`` on it, and the GPU

@@ -12,13 +12,17 @@ from typing import Any
 import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
+from rclpy.expand_topic_name import expand_topic_name
 from rclpy.logging import get_logger
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
+from vision_msgs.msg import Detection2DArray
 
-from yolo_trt_ros.ros.cameras import Camera, Frame, arrive
+from yolo_trt_ros.msg import InferenceTiming
+from yolo_trt_ros.ros.cameras import Camera, Frame, arrive, create_cameras
 from yolo_trt_ros.ros.transport import SerializedImage, TransportMonitor
+from yolo_trt_ros.settings import DetectorConfig
 from yolo_trt_ros.stream import NewestFrameMailbox, RateCap
 
 MAX_PIXELS = 1920 * 1080
@@ -132,3 +136,65 @@ def test_a_compressed_camera_refuses_what_is_not_a_jpeg_or_png(data: bytes) -> N
     assert mailbox.take(timeout=0) == []
     stats = camera.stats.snapshot()
     assert (stats.received, stats.bad_frames) == (1, 1)
+
+
+class Outputs:
+    """Creates the cameras' outputs as Topics, keeping (message type, topic, depth) of each."""
+
+    def __init__(self) -> None:
+        self.created: list[tuple[Any, str, int]] = []
+
+    def __call__(self, message_type: Any, topic: str, depth: int) -> Topic:
+        self.created.append((message_type, topic, depth))
+        return Topic(topic)
+
+
+def resolve_in(namespace: str) -> Any:
+    return lambda topic: expand_topic_name(topic, "yolo_detector", namespace)
+
+
+def test_one_camera_publishes_beside_the_node_named_from_its_resolved_topic() -> None:
+    outputs = Outputs()
+    config = DetectorConfig.from_values(
+        {"image_topics": ["image"], "max_rate_hz": 5.0, "publish_annotated": True}
+    )
+    cameras = create_cameras(config, resolve_in("/front"), outputs, get_logger("test_cameras"))
+    (camera,) = cameras.values()
+    assert (camera.name, camera.topic, camera.input_type) == ("front", "/front/image", "raw")
+    assert outputs.created == [
+        (Detection2DArray, "~/detections", 10),
+        (InferenceTiming, "~/timing", 10),
+        (Image, "~/annotated", 1),
+    ]
+    assert camera.detections.topic_name == "~/detections" and camera.annotated is not None
+    assert camera.rate_cap.rate_hz == 5.0
+    assert camera.logger.name == "test_cameras.front"
+
+
+def test_several_cameras_publish_under_their_names_with_their_input_types() -> None:
+    outputs = Outputs()
+    config = DetectorConfig.from_values(
+        {
+            "image_topics": ["/a/cam/image_raw", "b/cam/image_raw/compressed"],
+            "input_types": ["raw", "compressed"],
+            "publish_annotated": False,
+        }
+    )
+    cameras = create_cameras(config, resolve_in("/robot"), outputs, get_logger("test_cameras"))
+    assert list(cameras) == ["a_cam", "b_cam"]
+    assert cameras["b_cam"].topic == "/robot/b/cam/image_raw/compressed"
+    assert [c.input_type for c in cameras.values()] == ["raw", "compressed"]
+    assert [topic for _, topic, _ in outputs.created] == [
+        "~/a_cam/detections",
+        "~/a_cam/timing",
+        "~/b_cam/detections",
+        "~/b_cam/timing",
+    ]
+    assert all(camera.annotated is None for camera in cameras.values())
+    named = DetectorConfig.from_values(
+        {"image_topics": ["/a/image", "/b/image"], "camera_names": ["left", "right"]}
+    )
+    assert list(create_cameras(named, resolve_in("/"), Outputs(), get_logger("t"))) == [
+        "left",
+        "right",
+    ]
