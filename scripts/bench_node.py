@@ -543,11 +543,8 @@ def wait_until_ready(
     Returns the node's streams and the seconds it took; RuntimeError when the node exits, fails to
     configure, or is not ready within ``--ready-timeout``.
     """
-    from yolo_trt_ros.ros_tools.detector_discovery import (  # noqa: PLC0415
-        DetectorNotFoundError,
-        TopicNotWatchedError,
-        find_detector_cameras,
-    )
+    from yolo_trt_ros.errors import DetectorNotFoundError, TopicNotWatchedError  # noqa: PLC0415
+    from yolo_trt_ros.ros_tools.detector_discovery import find_detector_cameras  # noqa: PLC0415
     from yolo_trt_ros.ros_tools.measurement import wait_for  # noqa: PLC0415
 
     started = time.monotonic()

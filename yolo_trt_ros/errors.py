@@ -7,7 +7,10 @@ __all__ = [
     "BagError",
     "BuildCancelledError",
     "CudaError",
+    "DetectorNotFoundError",
+    "ExportUnavailableError",
     "InferenceError",
+    "InterfaceNotFoundError",
     "InvalidImageError",
     "InvalidProfileError",
     "InvalidSettingError",
@@ -15,6 +18,8 @@ __all__ = [
     "ModelNotFoundError",
     "PowerModeError",
     "ReportError",
+    "StaleEngineError",
+    "TopicNotWatchedError",
     "UnsupportedModelError",
     "YoloTrtRosError",
 ]
@@ -95,3 +100,23 @@ class InvalidProfileError(InvalidSettingError):
 
 class PowerModeError(YoloTrtRosError):
     """The Jetson power mode cannot be read or switched (nvpmodel missing, unknown mode, no root)."""
+
+
+class ExportUnavailableError(BackendNotAvailableError):
+    """Ultralytics (and with it torch) is not installed, so a .pt model cannot be exported here."""
+
+
+class StaleEngineError(YoloTrtRosError):
+    """A cached engine does not match this device, TensorRT or its own recorded hash."""
+
+
+class InterfaceNotFoundError(YoloTrtRosError):
+    """An interface package or type is not installed in any prefix of AMENT_PREFIX_PATH."""
+
+
+class DetectorNotFoundError(YoloTrtRosError):
+    """The detector node does not answer, or does not watch the topics to be measured."""
+
+
+class TopicNotWatchedError(DetectorNotFoundError):
+    """The detector answers, but does not watch a topic to be measured."""

@@ -10,13 +10,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from yolo_trt_ros.errors import YoloTrtRosError
+from yolo_trt_ros.errors import InterfaceNotFoundError
 
 __all__ = [
     "GENERATED_VISION_MSGS_STAMP",
     "UPSTREAM_VISION_MSGS_TYPE_HASHES",
     "UPSTREAM_VISION_MSGS_VERSION",
-    "InterfaceNotFoundError",
     "installed_type_hash",
     "is_generated_vision_msgs",
 ]
@@ -47,10 +46,6 @@ UPSTREAM_VISION_MSGS_TYPE_HASHES: Mapping[str, str] = MappingProxyType(
 
 #: Written into share/vision_msgs/ by scripts/setup.sh when it generated vision_msgs.
 GENERATED_VISION_MSGS_STAMP = "yolo_trt_ros_generated.sha256"
-
-
-class InterfaceNotFoundError(YoloTrtRosError):
-    """An interface package or type is not installed in any prefix of AMENT_PREFIX_PATH."""
 
 
 def _share_directory(package: str) -> Path:

@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from engine_stand_in import FINGERPRINT
 
-from yolo_trt_ros.engine.cache import EngineCache, StaleEngineError
+from yolo_trt_ros.engine.cache import EngineCache
 from yolo_trt_ros.engine.spec import DeviceFingerprint, EngineSpec, cache_key
 from yolo_trt_ros.engine.ultralytics_format import split_ultralytics_engine, with_ultralytics_header
-from yolo_trt_ros.errors import InvalidSettingError
+from yolo_trt_ros.errors import InvalidSettingError, StaleEngineError
 
 SPEC = EngineSpec(model="/models/yolo11n.onnx", model_sha256="a" * 64, precision="fp16")
 OTHER_VALUES: dict[str, Any] = {

@@ -10,10 +10,14 @@ import pytest
 from engine_stand_in import StandInBuilder, fingerprint
 
 from yolo_trt_ros.engine.cache import EngineCache
-from yolo_trt_ros.engine.export import ExportUnavailableError
 from yolo_trt_ros.engine.manager import EngineManager, ExportRequest
 from yolo_trt_ros.engine.tensorrt_build import BUILDER_FLAGS
-from yolo_trt_ros.errors import BackendNotAvailableError, InvalidSettingError, ModelNotFoundError
+from yolo_trt_ros.errors import (
+    BackendNotAvailableError,
+    ExportUnavailableError,
+    InvalidSettingError,
+    ModelNotFoundError,
+)
 from yolo_trt_ros.models import bundled_model_path
 
 

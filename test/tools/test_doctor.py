@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from yolo_trt_ros import YoloTrtRosError, models
-from yolo_trt_ros.errors import ModelNotFoundError
-from yolo_trt_ros.interfaces import InterfaceNotFoundError, installed_type_hash
+from yolo_trt_ros.errors import InterfaceNotFoundError, ModelNotFoundError
+from yolo_trt_ros.interfaces import installed_type_hash
 from yolo_trt_ros.tools import doctor
 
 

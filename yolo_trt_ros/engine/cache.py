@@ -25,16 +25,12 @@ from filelock import FileLock, Timeout
 
 from yolo_trt_ros import __version__
 from yolo_trt_ros.engine.spec import DeviceFingerprint, EngineSpec, cache_key, file_sha256
-from yolo_trt_ros.errors import InvalidSettingError, YoloTrtRosError
+from yolo_trt_ros.errors import InvalidSettingError, StaleEngineError
 
-__all__ = ["POLICIES", "CachedEngine", "EngineCache", "StaleEngineError", "default_cache_dir"]
+__all__ = ["POLICIES", "CachedEngine", "EngineCache", "default_cache_dir"]
 
 POLICIES: Final = ("rebuild", "strict")
 SIDECAR_FORMAT: Final = 1
-
-
-class StaleEngineError(YoloTrtRosError):
-    """A cached engine does not match this device, TensorRT or its own recorded hash."""
 
 
 def default_cache_dir() -> Path:

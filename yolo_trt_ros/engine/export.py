@@ -11,13 +11,9 @@ import importlib
 import shutil
 from pathlib import Path
 
-from yolo_trt_ros.errors import BackendNotAvailableError
+from yolo_trt_ros.errors import ExportUnavailableError
 
-__all__ = ["ExportUnavailableError", "export_onnx"]
-
-
-class ExportUnavailableError(BackendNotAvailableError):
-    """Ultralytics (and with it torch) is not installed, so a .pt model cannot be exported here."""
+__all__ = ["export_onnx"]
 
 
 def export_onnx(

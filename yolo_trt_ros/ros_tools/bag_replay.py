@@ -28,7 +28,7 @@ from rclpy.node import Node
 from rclpy.qos import ReliabilityPolicy
 
 from yolo_trt_ros.cdr import restamped
-from yolo_trt_ros.errors import BagError
+from yolo_trt_ros.errors import BagError, DetectorNotFoundError, TopicNotWatchedError
 from yolo_trt_ros.replay.bag import ImageBag, ImageTopic
 from yolo_trt_ros.replay.ledger import FrameLedger, FrameRecord
 from yolo_trt_ros.replay.pacing import TimedFrame, timeline
@@ -37,12 +37,7 @@ from yolo_trt_ros.replay.progress import Progress
 from yolo_trt_ros.replay.report import build_report, render_text, write_report
 from yolo_trt_ros.ros.node_runner import ros_session
 from yolo_trt_ros.ros_tools.bag_player import BagPlayer
-from yolo_trt_ros.ros_tools.detector_discovery import (
-    DetectorCamera,
-    DetectorNotFoundError,
-    TopicNotWatchedError,
-    find_detector_cameras,
-)
+from yolo_trt_ros.ros_tools.detector_discovery import DetectorCamera, find_detector_cameras
 from yolo_trt_ros.ros_tools.latency_probe import LatencyProbe
 from yolo_trt_ros.ros_tools.measurement import (
     Spinner,

@@ -16,14 +16,12 @@ from rcl_interfaces.srv import GetParameters
 from rclpy.node import Node
 from rclpy.parameter import parameter_value_to_python
 
-from yolo_trt_ros.errors import YoloTrtRosError
+from yolo_trt_ros.errors import DetectorNotFoundError, TopicNotWatchedError
 from yolo_trt_ros.settings import camera_names_for
 
 __all__ = [
     "COUNTER_KEYS",
     "DetectorCamera",
-    "DetectorNotFoundError",
-    "TopicNotWatchedError",
     "absolute_node_name",
     "counters_from",
     "find_detector_cameras",
@@ -36,14 +34,6 @@ COUNTER_KEYS = {
     "frames dropped": "dropped",
     "bad frames": "bad_frames",
 }
-
-
-class DetectorNotFoundError(YoloTrtRosError):
-    """The detector node does not answer, or does not watch the topics to be measured."""
-
-
-class TopicNotWatchedError(DetectorNotFoundError):
-    """The detector answers, but does not watch a topic to be measured."""
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
 from yolo_trt_ros.cdr import header_stamp_ns
+from yolo_trt_ros.errors import DetectorNotFoundError
 from yolo_trt_ros.msg import EngineInfo, InferenceTiming
 from yolo_trt_ros.replay.ledger import FrameLedger, StageTimes
 from yolo_trt_ros.replay.report import build_report, render_text, write_report
@@ -38,7 +39,6 @@ from yolo_trt_ros.ros.qos import LATCHED
 from yolo_trt_ros.ros_tools.detector_discovery import (
     COUNTER_KEYS,
     DetectorCamera,
-    DetectorNotFoundError,
     absolute_node_name,
     counters_from,
     find_detector_cameras,
