@@ -22,6 +22,7 @@ from yolo_trt_ros.ros.image_conversion import (
     DEFAULT_MAX_PIXELS,
     SUPPORTED_ENCODINGS,
     array_to_image_msg,
+    check_compressed,
     compressed_to_array,
     image_to_array,
 )
@@ -317,3 +318,19 @@ def test_array_to_image_msg_round_trips() -> None:
 def test_array_to_image_msg_refuses_non_bgr(image: npt.NDArray[Any]) -> None:
     with pytest.raises(InvalidImageError, match="BGR"):
         array_to_image_msg(image, Header())
+
+
+def test_a_header_read_on_arrival_is_not_read_again() -> None:
+    import dataclasses
+
+    image = np.random.default_rng(5).integers(0, 255, (48, 64, 3), np.uint8)
+    msg = CompressedImage(format="jpeg", data=encoded(".jpg", image))
+    header = check_compressed(msg)
+    assert (header.width, header.height) == (64, 48)
+    np.testing.assert_array_equal(
+        compressed_to_array(msg, header=header)[0], compressed_to_array(msg)[0]
+    )
+    # the header given is the one used: a wrong one shows (the data is not read again)
+    wrong = dataclasses.replace(header, width=8, height=8)
+    with pytest.raises(InvalidImageError, match="returned 64x48 pixels for a 8x8 JPEG"):
+        compressed_to_array(msg, header=wrong)

@@ -21,6 +21,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
 from yolo_trt_ros.errors import InvalidImageError
+from yolo_trt_ros.image_headers import EncodedImage
 from yolo_trt_ros.log_throttle import KindThrottle
 from yolo_trt_ros.msg import InferenceTiming
 from yolo_trt_ros.ros.compat import (
@@ -28,7 +29,7 @@ from yolo_trt_ros.ros.compat import (
     publisher_count,
     with_message_info,
 )
-from yolo_trt_ros.ros.frame_check import ArrivedFrame, check_on_arrival
+from yolo_trt_ros.ros.frame_check import ArrivedFrame, judge_on_arrival
 from yolo_trt_ros.ros.qos import choose_reliability, image_qos
 from yolo_trt_ros.ros.transport import TransportMonitor
 from yolo_trt_ros.settings import DetectorConfig, camera_names_for
@@ -70,6 +71,7 @@ class Frame:
     msg: ArrivedFrame  # checked on arrival; serialized (raw subscription) frames already parsed
     receive_ns: int
     receive_monotonic: float
+    header: EncodedImage | None = None  # what a compressed frame's header declared on arrival
 
 
 @dataclass
@@ -148,7 +150,7 @@ def arrive(
         camera.transport.observe(len(msg) if isinstance(msg, bytes) else len(msg.data))
         camera.stats.missed(camera.transport.missed_before(info))
     try:  # before the mailbox: a bad frame must not replace a good one waiting there
-        checked = check_on_arrival(
+        checked, header = judge_on_arrival(
             msg, compressed=camera.input_type == "compressed", max_pixels=max_pixels
         )
     except InvalidImageError as error:
@@ -159,7 +161,7 @@ def arrive(
         camera.stats.skipped()
         return
     camera.stats.received()
-    frame = Frame(checked, now_ns(), time.monotonic())
+    frame = Frame(checked, now_ns(), time.monotonic(), header)
     if mailbox.put(camera.name, frame):
         camera.stats.dropped()
         camera.drops_seen += 1

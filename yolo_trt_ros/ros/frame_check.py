@@ -13,6 +13,7 @@ from typing import TypeAlias
 
 from sensor_msgs.msg import CompressedImage, Image
 
+from yolo_trt_ros.image_headers import EncodedImage
 from yolo_trt_ros.ros.image_conversion import check_compressed, check_image
 from yolo_trt_ros.ros.transport import (
     SerializedCompressedImage,
@@ -20,7 +21,7 @@ from yolo_trt_ros.ros.transport import (
     frame_from_cdr,
 )
 
-__all__ = ["ArrivedFrame", "check_on_arrival"]
+__all__ = ["ArrivedFrame", "check_on_arrival", "judge_on_arrival"]
 
 ArrivedFrame: TypeAlias = Image | CompressedImage | SerializedImage | SerializedCompressedImage
 
@@ -33,11 +34,20 @@ def check_on_arrival(
     Raises InvalidImageError, with one sentence that says what is wrong, for a frame that cannot
     be used. Parsing serialized bytes copies no pixels, and the inference thread reuses the result.
     """
+    return judge_on_arrival(msg, compressed=compressed, max_pixels=max_pixels)[0]
+
+
+def judge_on_arrival(
+    msg: Image | CompressedImage | bytes, *, compressed: bool, max_pixels: int
+) -> tuple[ArrivedFrame, EncodedImage | None]:
+    """``check_on_arrival``, also returning what a compressed frame's header declares (else None).
+
+    The decode reuses that header instead of reading the data a second time.
+    """
     frame: ArrivedFrame = (
         frame_from_cdr(msg, compressed=compressed) if isinstance(msg, bytes) else msg
     )
     if compressed:
-        check_compressed(frame, max_pixels=max_pixels)
-    else:
-        check_image(frame, max_pixels=max_pixels)
-    return frame
+        return frame, check_compressed(frame, max_pixels=max_pixels)
+    check_image(frame, max_pixels=max_pixels)
+    return frame, None

@@ -21,6 +21,7 @@ from yolo_trt_ros.core.preprocess import to_bgr8
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.errors import InvalidImageError
 from yolo_trt_ros.image_decoders import DecoderChoice
+from yolo_trt_ros.image_headers import EncodedImage
 from yolo_trt_ros.ros import messages
 from yolo_trt_ros.ros.cameras import Camera, Frame
 from yolo_trt_ros.ros.image_conversion import (
@@ -59,13 +60,26 @@ class FrameHandler:
         self.class_id_style = class_id_style
         self.decoder = decoder
 
-    def pixels(self, camera: Camera, msg: Any, gpu_stream: int | None) -> tuple[Any, str]:
-        """Return a frame's pixels: a JPEG for the GPU pipeline is decoded straight into GPU memory."""
+    def pixels(
+        self,
+        camera: Camera,
+        msg: Any,
+        gpu_stream: int | None,
+        header: EncodedImage | None = None,
+    ) -> tuple[Any, str]:
+        """Return a frame's pixels: a JPEG for the GPU pipeline is decoded straight into GPU memory.
+
+        ``header``: what the compressed frame's header declared when it arrived (not read again).
+        """
         if camera.input_type != "compressed":
             return image_to_array(msg, max_pixels=self.max_pixels)
         decoder = self.decoder.decoder if self.decoder else None
         on_gpu = compressed_to_device(
-            msg, decoder=decoder, cuda_stream=gpu_stream, max_pixels=self.max_pixels
+            msg,
+            decoder=decoder,
+            cuda_stream=gpu_stream,
+            max_pixels=self.max_pixels,
+            header=header,
         )
         if on_gpu is not None:
             return on_gpu
@@ -74,6 +88,7 @@ class FrameHandler:
             max_pixels=self.max_pixels,
             decoder=decoder,
             on_decoder_message=functools.partial(_decoder_warning, camera),
+            header=header,
         )
 
     def process(self, camera: Camera, frame: Frame) -> None:
@@ -85,7 +100,7 @@ class FrameHandler:
         msg = frame.msg  # a serialized frame's pixels stay in its bytes: no copy, no message
         try:
             gpu_stream = getattr(self._detector(), "device_stream", None)
-            image, pixel_format = self.pixels(camera, msg, gpu_stream)
+            image, pixel_format = self.pixels(camera, msg, gpu_stream, frame.header)
             converted = time.perf_counter()
             with self._lock:  # an engine swap waits for this frame
                 detector = self._detector()

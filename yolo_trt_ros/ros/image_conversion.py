@@ -192,15 +192,17 @@ def compressed_to_array(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     decoder: ImageDecoder | None = None,
     on_decoder_message: Callable[[str], None] | None = None,
+    header: EncodedImage | None = None,
 ) -> tuple[npt.NDArray[np.uint8], str]:
     """Decode a sensor_msgs/CompressedImage holding a JPEG or PNG, to bgr8.
 
     ``decoder`` defaults to OpenCV; the node passes the one its ``jpeg_decoder`` parameter chose.
-    :func:`check_compressed` runs first: nothing is decoded that it refuses. What the decoder
+    :func:`check_compressed` runs first (``header``: its result when it already ran, on arrival):
+    nothing is decoded that it refuses. What the decoder
     prints to stderr (libjpeg's "Corrupt JPEG data: ...") goes to ``on_decoder_message`` for a
     frame that decoded (to stderr as before when None), and into the refusal for one that did not.
     """
-    header = check_compressed(msg, max_pixels=max_pixels)
+    header = header or check_compressed(msg, max_pixels=max_pixels)  # once per frame
     format_field = str(msg.format)
     data = memoryview(msg.data).cast("B")
     with capture_decoder_output() as printed:
@@ -234,6 +236,7 @@ def compressed_to_device(
     decoder: ImageDecoder | None,
     cuda_stream: int | None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    header: EncodedImage | None = None,
 ) -> tuple[Any, str] | None:
     """Decode a JPEG CompressedImage straight into GPU memory for the GPU pipeline, or return None.
 
@@ -247,7 +250,7 @@ def compressed_to_device(
     decode_on_device = getattr(decoder, "decode_on_device", None)
     if decode_on_device is None or cuda_stream is None:
         return None
-    header = check_compressed(msg, max_pixels=max_pixels)
+    header = header or check_compressed(msg, max_pixels=max_pixels)
     if header.format != "jpeg":
         return None
     decoded = decode_on_device(np.frombuffer(memoryview(msg.data).cast("B"), np.uint8), cuda_stream)
