@@ -2,25 +2,39 @@
 
 Real sensor_msgs messages (and rmw's own serialization of them, as a raw subscription delivers
 them) go through the arrival path into the real newest-frame mailbox; the camera's ledger must
-account for each one exactly once.
+account for each one exactly once. The cameras' watch (subscriptions and the QoS re-check) runs
+on a real rclpy lifecycle node in this process, over real DDS.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
+from conftest import RosHarness
+from node_harness import spin_for
 from rclpy.expand_topic_name import expand_topic_name
+from rclpy.lifecycle import LifecycleNode
 from rclpy.logging import get_logger
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray
 
 from yolo_trt_ros.msg import InferenceTiming
-from yolo_trt_ros.ros.cameras import Camera, Frame, arrive, create_cameras
+from yolo_trt_ros.ros.cameras import (
+    Camera,
+    CameraWatch,
+    Frame,
+    arrive,
+    create_cameras,
+    summary,
+)
+from yolo_trt_ros.ros.qos import RECHECK_S, RECHECK_WAITING_S
 from yolo_trt_ros.ros.transport import SerializedImage, TransportMonitor
 from yolo_trt_ros.settings import DetectorConfig
 from yolo_trt_ros.stream import NewestFrameMailbox, RateCap
@@ -198,3 +212,78 @@ def test_several_cameras_publish_under_their_names_with_their_input_types() -> N
         "left",
         "right",
     ]
+
+
+WATCHED = "/camera_watch_test/image"
+
+
+@pytest.fixture
+def lifecycle_node(ros: RosHarness) -> Iterator[LifecycleNode]:
+    node = LifecycleNode("camera_watch_test", context=ros.context)
+    ros.executor.add_node(node)
+    yield node
+    ros.executor.remove_node(node)
+    node.destroy_node()
+
+
+def period_s(watch: CameraWatch) -> float:
+    assert watch.timer is not None
+    return float(watch.timer.timer_period_ns) / 1e9
+
+
+def test_the_watch_matches_a_camera_started_later_and_stops_cleanly(
+    ros: RosHarness, lifecycle_node: LifecycleNode
+) -> None:
+    camera = make_camera()
+    camera.topic = WATCHED
+    cameras = {camera.name: camera}
+    arrived: list[tuple[str, Any]] = []
+
+    def on_image(camera: Camera, msg: Any, info: Mapping[str, Any] | None) -> None:
+        arrived.append((camera.name, msg))
+
+    watch = CameraWatch(lifecycle_node, cameras)
+    watch.start(DetectorConfig.from_values({"image_topics": [WATCHED]}), on_image)
+    assert camera.subscription is not None and camera.reliability == ReliabilityPolicy.BEST_EFFORT
+    spin_for(ros, 0.5)  # re-checks finding no publisher: keep checking often
+    assert period_s(watch) == pytest.approx(RECHECK_WAITING_S)
+
+    publisher = ros.node.create_publisher(
+        Image, WATCHED, QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+    )
+    ros.spin_until(
+        lambda: camera.reliability == ReliabilityPolicy.RELIABLE, timeout=30, what="re-subscribe"
+    )
+    ros.spin_until(lambda: period_s(watch) == pytest.approx(RECHECK_S), timeout=5, what="slow")
+
+    def published_and_arrived() -> bool:
+        publisher.publish(image(1))
+        return bool(arrived)
+
+    ros.spin_until(published_and_arrived, timeout=30, what="a frame through the subscription")
+    # serialized_images is on by default: the frame arrives as its CDR bytes
+    assert arrived[0][0] == "front" and isinstance(arrived[0][1], bytes)
+
+    watch.stop()
+    assert camera.subscription is None and watch.timer is None
+    assert not list(lifecycle_node.subscriptions)
+    watch.stop()  # twice is harmless
+
+
+def test_a_fixed_reliability_is_not_rechecked(lifecycle_node: LifecycleNode) -> None:
+    camera = make_camera()
+    watch = CameraWatch(lifecycle_node, {camera.name: camera})
+    config = DetectorConfig.from_values({"qos_reliability": "reliable"})
+    watch.start(config, lambda *_: None)
+    assert camera.reliability == ReliabilityPolicy.RELIABLE and watch.timer is None
+    watch.stop()
+    assert camera.subscription is None
+
+
+def test_the_summary_names_backend_device_and_each_camera_s_way() -> None:
+    front, rear = make_camera(), make_camera("compressed", name="rear")
+    line = summary({"backend": "onnxruntime", "device": "cpu"}, [front, rear])
+    assert line == (
+        "onnxruntime on cpu; /front/image (raw) -> /front/detections, "
+        "/rear/image (compressed) -> /rear/detections"
+    )

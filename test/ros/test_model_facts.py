@@ -108,3 +108,12 @@ def test_label_info_goes_beside_each_camera_only_with_several() -> None:
         "~/front/label_info",
         "~/rear/label_info",
     ]
+
+
+def test_label_info_carries_the_classes_and_the_current_threshold(detector: Detector) -> None:
+    labels = model_facts.label_info(detector, HEADER)
+    assert labels.header == HEADER and labels.threshold == pytest.approx(detector.settings.conf)
+    assert [(c.class_id, c.class_name) for c in labels.class_map][:2] == [
+        (0, "person"),
+        (1, "bicycle"),
+    ]

@@ -1,16 +1,26 @@
 """A set_parameters request checked against the table (yolo_trt_ros.ros.parameters), in-process.
 
 Real rclpy Parameters against every parameter's default value, as a freshly started node holds
-them; the node answers with the reason these give.
+them; the node answers with the reason these give. A configured node's detector is a real ONNX
+Runtime detector on the bundled model.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.parameter import Parameter
 
+from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.errors import InvalidSettingError
-from yolo_trt_ros.ros.parameters import check_request, deletion_refused
+from yolo_trt_ros.ros.parameters import (
+    answer_request,
+    applies_later,
+    check_request,
+    deletion_refused,
+)
 from yolo_trt_ros.settings import defaults
 
 CURRENT = defaults()
@@ -49,3 +59,69 @@ def test_the_whole_configuration_is_checked_as_it_would_be() -> None:
         check_request(
             [two_topics, Parameter("input_types", value=["raw", "compressed", "raw"])], CURRENT
         )
+
+
+class Log:
+    """A logger that keeps its lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, line: str) -> None:
+        self.lines.append(line)
+
+
+@pytest.fixture(scope="module")
+def detector() -> Iterator[Detector]:
+    with Detector.from_model(backend="onnxruntime", device="cpu") as loaded:
+        yield loaded
+
+
+def answer(
+    request: list[Parameter],
+    detector: Detector | None,
+    startup_errors: dict[str, str] | None = None,
+) -> tuple[SetParametersResult, Log, list[object]]:
+    log, calls = Log(), list[object]()
+    result = answer_request(
+        request,
+        CURRENT,
+        detector,
+        {} if startup_errors is None else startup_errors,
+        log,
+        on_threshold=calls.append,
+        on_diagnostics_period=calls.append,
+    )
+    return result, log, calls
+
+
+def test_a_configured_node_applies_live_values_to_its_detector_at_once(detector: Detector) -> None:
+    request = [Parameter("confidence_threshold", value=0.55), Parameter("model", value="/m.onnx")]
+    result, log, calls = answer(request, detector)
+    assert result.successful and detector.settings.conf == pytest.approx(0.55)
+    assert calls == [detector]  # LabelInfo follows the threshold
+    assert log.lines == [
+        "applied confidence_threshold=0.55",
+        "model will take effect on the next configure",
+    ]
+    assert applies_later(request, configured=True).startswith("stored; applies at the next")
+    assert applies_later([Parameter("iou_threshold", value=0.5)], configured=True) == ""
+    assert applies_later(request, configured=False) == ""
+
+
+def test_an_unconfigured_node_stores_values_and_forgets_their_start_up_errors() -> None:
+    errors = {"qos_depth": "parameter qos_depth: out of range", "model": "kept"}
+    request = [Parameter("qos_depth", value=5), Parameter("diagnostics_period", value=2.0)]
+    result, log, calls = answer(request, None, errors)
+    assert result.successful and calls == [2.0]
+    assert errors == {"model": "kept"} and log.lines == ["parameter qos_depth is valid again"]
+
+
+def test_refused_requests_change_nothing(detector: Detector) -> None:
+    errors = {"confidence_threshold": "refused at start-up"}
+    before = detector.settings
+    deleted, log, calls = answer([Parameter("confidence_threshold")], detector, errors)
+    assert not deleted.successful and "cannot be deleted" in deleted.reason
+    bad, log, calls = answer([Parameter("confidence_threshold", value=2.0)], detector, errors)
+    assert not bad.successful and "confidence_threshold" in bad.reason
+    assert detector.settings == before and errors and not log.lines and not calls

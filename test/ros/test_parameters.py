@@ -1,8 +1,15 @@
-"""The parameter table as ROS parameter descriptors (``yolo_trt_ros.ros.parameters``)."""
+"""The parameter table as ROS parameter descriptors (``yolo_trt_ros.ros.parameters``).
+
+Declaring them is tested on a real rclpy node in this process.
+"""
 
 from __future__ import annotations
 
-from yolo_trt_ros.ros.parameters import descriptor_for
+from conftest import RosHarness
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+from yolo_trt_ros.ros.parameters import declare_all, descriptor_for
 from yolo_trt_ros.settings import EXPORT_PARAMETERS, PARAMETERS
 
 
@@ -26,3 +33,26 @@ def test_descriptors_carry_the_ranges_and_list_typing() -> None:
     assert not descriptor_for(specs["model"]).dynamic_typing
     (export_size,) = [spec for spec in EXPORT_PARAMETERS if spec.name == "image_size"]
     assert descriptor_for(export_size).dynamic_typing
+
+
+def test_a_bad_start_up_override_keeps_the_default_and_is_reported(ros: RosHarness) -> None:
+    node = Node(
+        "declare_test",
+        context=ros.context,
+        parameter_overrides=[
+            Parameter("qos_depth", value=1000),  # out of range
+            Parameter("model", value=5),  # wrong type
+            Parameter("confidence_threshold", value=0.4),  # fine
+        ],
+    )
+    try:
+        errors = declare_all(node)
+        assert sorted(errors) == ["model", "qos_depth"]
+        assert errors["qos_depth"].startswith("parameter qos_depth: ")
+        specs = {spec.name: spec for spec in PARAMETERS}
+        assert node.get_parameter("qos_depth").value == specs["qos_depth"].default
+        assert node.get_parameter("model").value == specs["model"].default
+        assert node.get_parameter("confidence_threshold").value == 0.4
+        assert all(node.has_parameter(name) for name in specs)
+    finally:
+        node.destroy_node()

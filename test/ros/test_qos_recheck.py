@@ -40,7 +40,7 @@ def detector(ros: RosHarness) -> Iterator[DetectorNode]:
 
 
 def _recheck_period_s(node: DetectorNode) -> float:
-    timer = node._qos_timer  # the period is the behaviour under test
+    timer = node._watch.timer  # the period is the behaviour under test
     assert timer is not None
     return float(timer.timer_period_ns) / 1e9
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from rclpy.lifecycle import LifecycleNode
 from rclpy.qos import ReliabilityPolicy
 from rclpy.subscription import Subscription
+from rclpy.timer import Timer
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
@@ -30,7 +31,7 @@ from yolo_trt_ros.ros.compat import (
     with_message_info,
 )
 from yolo_trt_ros.ros.frame_check import ArrivedFrame, judge_on_arrival
-from yolo_trt_ros.ros.qos import choose_reliability, image_qos
+from yolo_trt_ros.ros.qos import RECHECK_S, RECHECK_WAITING_S, choose_reliability, image_qos
 from yolo_trt_ros.ros.transport import TransportMonitor
 from yolo_trt_ros.settings import DetectorConfig, camera_names_for
 from yolo_trt_ros.stream import NewestFrameMailbox, RateCap, StreamStats
@@ -38,10 +39,12 @@ from yolo_trt_ros.stream import NewestFrameMailbox, RateCap, StreamStats
 __all__ = [
     "Camera",
     "CameraSubscriber",
+    "CameraWatch",
     "Frame",
     "Output",
     "arrive",
     "create_cameras",
+    "summary",
     "unsubscribe",
 ]
 
@@ -236,6 +239,57 @@ class CameraSubscriber:
                 self._node.destroy_subscription(camera.subscription)
                 self.subscribe(camera)
         return waiting
+
+
+class CameraWatch:
+    """Watches a node's cameras while it is active: subscribes them all, keeps QoS matching, ends it.
+
+    With ``qos_reliability`` auto, a timer re-checks the topics' publishers: every
+    ``qos.RECHECK_WAITING_S`` while a topic has none (a camera started after the node is matched
+    soon), every ``qos.RECHECK_S`` once each has one.
+    """
+
+    def __init__(self, node: LifecycleNode, cameras: Mapping[str, Camera]) -> None:
+        self._node = node
+        self._cameras = cameras  # the node's own dict: filled on configure, cleared on cleanup
+        self._subscriber: CameraSubscriber | None = None
+        self.timer: Timer | None = None  # the QoS re-check, while active with auto reliability
+
+    def start(self, config: DetectorConfig, on_image: ImageCallback) -> None:
+        """Subscribe to every camera as ``config`` says; start the re-check when it is auto."""
+        self._subscriber = CameraSubscriber(
+            self._node,
+            on_image,
+            reliability=config.qos_reliability,
+            depth=config.qos_depth,
+            serialized=config.serialized_images,
+        )
+        for camera in self._cameras.values():
+            self._subscriber.subscribe(camera)
+        if config.qos_reliability == "auto":
+            self.timer = self._node.create_timer(RECHECK_WAITING_S, self._recheck)
+
+    def stop(self) -> None:
+        """End the re-check and every camera's subscription."""
+        if self.timer is not None:
+            self._node.destroy_timer(self.timer)
+            self.timer = None
+        for camera in self._cameras.values():
+            unsubscribe(self._node, camera)
+
+    def _recheck(self) -> None:
+        """Re-subscribe when publishers appear whose reliability the subscription does not match."""
+        # a topic without publishers: check again soon (qos.RECHECK_WAITING_S)
+        waiting = self._subscriber is not None and self._subscriber.recheck(self._cameras.values())
+        period_ns = int((RECHECK_WAITING_S if waiting else RECHECK_S) * 1e9)
+        if self.timer is not None and self.timer.timer_period_ns != period_ns:
+            self.timer.timer_period_ns = period_ns
+
+
+def summary(facts: Mapping[str, object], cameras: Iterable[Camera]) -> str:
+    """One line for the log once configured: backend, device, and each camera's way through."""
+    watched = ", ".join(f"{c.topic} ({c.input_type}) -> {c.detections.topic_name}" for c in cameras)
+    return f"{facts.get('backend')} on {facts.get('device')}; {watched}"
 
 
 def unsubscribe(node: LifecycleNode, camera: Camera) -> None:

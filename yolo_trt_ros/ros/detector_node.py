@@ -1,21 +1,7 @@
 """The lifecycle detector node: camera images in, vision_msgs detections and diagnostics out.
 
-configure  reads the Jetson power mode (and switches it if asked), loads the model (or engine),
-           warms it up, creates the output publishers and publishes EngineInfo and LabelInfo
-           (transient local); a failure logs one line, reports an ERROR diagnostic and leaves the
-           node unconfigured and alive.
-activate   subscribes to the cameras and starts the inference thread.
-deactivate stops both; cleanup releases the model and publishers; shutdown works from any state.
-
-Frames never queue behind the model: each camera has one slot holding its newest frame (older ones
-are counted as dropped), and a dedicated thread runs the model, so the executor keeps answering
-lifecycle and parameter services while inference runs. Every frame is counted once.
-
-The parts, each tested in-process: the configure steps (yolo_trt_ros.ros.configure_steps) and the
-model they load (model_in_use), what it says about itself (model_facts, on model_topics), the
-cameras' outputs, subscriptions and arrival (cameras), the inference thread (inference_worker),
-the frame path (frame_handler), the background engine swap (engine_swap), the statuses
-(diagnostics) and a parameter request's check (parameters).
+A thin shell over its parts; docs/architecture.md says what each transition does and where a
+frame and a parameter go.
 
     ros2 run yolo_trt_ros detector --ros-args -p image_topics:="['/camera/image_raw']" -p autostart:=true
     python -m yolo_trt_ros.ros.detector_node --ros-args --params-file config/detector.yaml
@@ -30,7 +16,6 @@ from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import Executor, SingleThreadedExecutor
 from rclpy.lifecycle import (
     LifecycleNode,
@@ -43,35 +28,20 @@ from rclpy.task import Future
 from rclpy.timer import Timer
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
-from vision_msgs.msg import LabelInfo
 
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.engine.manager import PreparedModel
 from yolo_trt_ros.errors import InvalidSettingError, YoloTrtRosError
-from yolo_trt_ros.ros import diagnostics, messages
-from yolo_trt_ros.ros.cameras import (
-    Camera,
-    CameraSubscriber,
-    Frame,
-    arrive,
-    create_cameras,
-    unsubscribe,
-)
+from yolo_trt_ros.ros import diagnostics, parameters
+from yolo_trt_ros.ros.cameras import Camera, CameraWatch, Frame, arrive, create_cameras, summary
 from yolo_trt_ros.ros.frame_handler import FrameHandler
 from yolo_trt_ros.ros.inference_worker import InferenceWorker
+from yolo_trt_ros.ros.model_facts import label_info
 from yolo_trt_ros.ros.model_in_use import ModelInUse
 from yolo_trt_ros.ros.model_topics import ModelTopics
 from yolo_trt_ros.ros.node_runner import run_node
-from yolo_trt_ros.ros.parameters import check_request, deletion_refused, descriptor_for
-from yolo_trt_ros.ros.qos import RECHECK_S, RECHECK_WAITING_S
 from yolo_trt_ros.ros.service_guard import guard_services
-from yolo_trt_ros.settings import (
-    APPLIED_AT_ONCE,
-    LIVE_PARAMETERS,
-    PARAMETERS,
-    DetectorConfig,
-    ParameterSpec,
-)
+from yolo_trt_ros.settings import PARAMETERS, DetectorConfig
 from yolo_trt_ros.stream import NewestFrameMailbox
 
 __all__ = ["DetectorNode", "main"]
@@ -84,9 +54,8 @@ class DetectorNode(LifecycleNode):
 
     def __init__(self, node_name: str = "yolo_detector", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        self._startup_errors: dict[str, str] = {}  # parameter -> why its start-up value was refused
-        for spec in PARAMETERS:
-            self._declare(spec)
+        # parameter -> why its start-up value was refused (configure fails until it is set again)
+        self._startup_errors = parameters.declare_all(self)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         # no request may end the process; a value for the next configure says so in the answer
         guard_services(self, self.get_logger().warn, self._applies_later)
@@ -97,7 +66,7 @@ class DetectorNode(LifecycleNode):
         self._mailbox: NewestFrameMailbox[Frame] = NewestFrameMailbox()
         self._model = ModelInUse(self.get_logger())
         self._cameras: dict[str, Camera] = {}
-        self._subscriber: CameraSubscriber | None = None
+        self._watch = CameraWatch(self, self._cameras)  # subscriptions and QoS, while active
         self._outputs: list[LifecyclePublisher] = []  # the cameras' publishers
         self._model_topics = ModelTopics(self)  # EngineInfo and LabelInfo, latched
         self._worker = InferenceWorker(  # the frame handler is replaced on configure
@@ -105,7 +74,6 @@ class DetectorNode(LifecycleNode):
             self._cameras.get,
             lambda c, f: self._frames.process(c, f),  # noqa: PLW0108
         )
-        self._qos_timer: Timer | None = None
         self._facts: dict[str, object] = {}
         self._last_error = ""
         self._frames = self._frame_handler(self._model.config)
@@ -119,20 +87,6 @@ class DetectorNode(LifecycleNode):
                 "unconfigured, autostart is false: waiting for a lifecycle manager or "
                 f"`ros2 lifecycle set {self.get_fully_qualified_name()} configure` (then "
                 "activate); set autostart:=true to start at once"
-            )
-
-    def _declare(self, spec: ParameterSpec) -> None:
-        """Declare one parameter; a bad override (wrong type, out of range, NaN) must not crash start-up."""
-        try:
-            self.declare_parameter(spec.name, spec.default, descriptor_for(spec))
-        except (InvalidParameterValueException, InvalidParameterTypeException) as error:
-            self.declare_parameter(
-                spec.name, spec.default, descriptor_for(spec), ignore_override=True
-            )
-            reason = f"parameter {spec.name}: {error}"
-            self._startup_errors[spec.name] = reason
-            self.get_logger().error(
-                f"{reason}; configure will fail until it is set to a valid value"
             )
 
     @property
@@ -161,24 +115,15 @@ class DetectorNode(LifecycleNode):
             return self._configure_failed(f"unexpected {type(error).__name__}: {error}")
         self._last_error = ""
         self.get_logger().info(
-            f"configured in {time.monotonic() - started:.2f} s: {self._summary()}"
+            f"configured in {time.monotonic() - started:.2f} s: "
+            f"{summary(self._facts, self._cameras.values())}"
         )
         return SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Subscribe to the cameras and start the inference thread."""
-        self._subscriber = CameraSubscriber(
-            self,
-            self._on_image,
-            reliability=self._config.qos_reliability,
-            depth=self._config.qos_depth,
-            serialized=self._config.serialized_images,
-        )
-        for camera in self._cameras.values():
-            self._subscriber.subscribe(camera)
+        self._watch.start(self._config, self._on_image)
         self._worker.start()
-        if self._config.qos_reliability == "auto":
-            self._qos_timer = self.create_timer(RECHECK_WAITING_S, self._recheck_qos)
         result: TransitionCallbackReturn = super().on_activate(state)
         self.get_logger().info(
             f"active: watching {', '.join(c.topic for c in self._cameras.values())}"
@@ -268,7 +213,7 @@ class DetectorNode(LifecycleNode):
         """Publish EngineInfo and LabelInfo (latched) and the diagnostics facts; again after a swap."""
         header = Header(stamp=self.get_clock().now().to_msg())
         info = self._model.engine_info(prepared, detector, header)
-        self._model_topics.publish(info, self._labels(detector, header), list(self._cameras))
+        self._model_topics.publish(info, label_info(detector, header), list(self._cameras))
         self._facts = self._model.facts(prepared, detector)
 
     def _configure_failed(self, reason: str) -> TransitionCallbackReturn:
@@ -277,22 +222,7 @@ class DetectorNode(LifecycleNode):
         self._release()
         return FAILURE
 
-    def _summary(self) -> str:
-        cameras = ", ".join(
-            f"{c.topic} ({c.input_type}) -> {c.detections.topic_name}"
-            for c in self._cameras.values()
-        )
-        return f"{self._facts.get('backend')} on {self._facts.get('device')}; {cameras}"
-
     # --- data flow -------------------------------------------------------------------------------
-
-    def _recheck_qos(self) -> None:
-        """Re-subscribe when publishers appear whose reliability the subscription does not match."""
-        # a topic without publishers: check again soon (qos.RECHECK_WAITING_S)
-        waiting = self._subscriber is not None and self._subscriber.recheck(self._cameras.values())
-        period_ns = int((RECHECK_WAITING_S if waiting else RECHECK_S) * 1e9)
-        if self._qos_timer is not None and self._qos_timer.timer_period_ns != period_ns:
-            self._qos_timer.timer_period_ns = period_ns
 
     def _on_image(
         self, camera: Camera, msg: Image | CompressedImage | bytes, info: Mapping[str, Any] | None
@@ -310,11 +240,7 @@ class DetectorNode(LifecycleNode):
 
     def _stop_processing(self) -> None:
         self._worker.stop()
-        if self._qos_timer is not None:
-            self.destroy_timer(self._qos_timer)
-            self._qos_timer = None
-        for camera in self._cameras.values():
-            unsubscribe(self, camera)
+        self._watch.stop()
 
     def _release(self) -> None:
         self._model.release()  # first: a background build may be about to publish EngineInfo
@@ -327,47 +253,21 @@ class DetectorNode(LifecycleNode):
 
     # --- parameters and diagnostics --------------------------------------------------------------
 
-    def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
-        refused = deletion_refused(parameters)
-        if refused:
-            return SetParametersResult(successful=False, reason=refused)
-        try:
-            live = check_request(parameters, self._values())
-            if live and self._detector is not None:
-                self._detector.update_settings(
-                    **{LIVE_PARAMETERS[name]: value for name, value in live.items()}
-                )
-                self.get_logger().info(f"applied {', '.join(f'{k}={v}' for k, v in live.items())}")
-                if "confidence_threshold" in live:  # LabelInfo.threshold follows it
-                    self._model_topics.publish_labels(self._labels(self._detector))
-        except InvalidSettingError as error:
-            return SetParametersResult(successful=False, reason=str(error))
-        for parameter in parameters:
-            if parameter.name == "diagnostics_period":
-                self._set_diagnostics_period(float(parameter.value))
-        for parameter in parameters:  # a value refused at start-up is corrected now
-            if self._startup_errors.pop(parameter.name, None):
-                self.get_logger().info(f"parameter {parameter.name} is valid again")
-        later = [
-            p.name
-            for p in parameters
-            if p.name not in APPLIED_AT_ONCE and self._detector is not None
-        ]
-        if later:
-            self.get_logger().info(f"{', '.join(later)} will take effect on the next configure")
-        return SetParametersResult(successful=True)
+    def _on_set_parameters(self, requested: list[Parameter]) -> SetParametersResult:
+        return parameters.answer_request(
+            requested,
+            self._values(),
+            self._detector,
+            self._startup_errors,
+            self.get_logger(),
+            on_threshold=lambda detector: self._model_topics.publish_labels(
+                label_info(detector, Header(stamp=self.get_clock().now().to_msg()))
+            ),
+            on_diagnostics_period=self._set_diagnostics_period,
+        )
 
-    def _applies_later(self, parameters: list[Parameter]) -> str:
-        """Return the reason to answer for values set while configured that only configure reads."""
-        if self._detector is not None and any(p.name not in APPLIED_AT_ONCE for p in parameters):
-            return "stored; applies at the next configure (cleanup + configure)"
-        return ""
-
-    def _labels(self, detector: Detector, header: Header | None = None) -> LabelInfo:
-        """LabelInfo: the classes and the current confidence threshold."""
-        if header is None:
-            header = Header(stamp=self.get_clock().now().to_msg())
-        return messages.label_info(detector.names, header, detector.settings.conf)
+    def _applies_later(self, requested: list[Parameter]) -> str:
+        return parameters.applies_later(requested, configured=self._detector is not None)
 
     def _set_diagnostics_period(self, seconds: float) -> None:
         self.destroy_timer(self._diagnostics_timer)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from std_msgs.msg import Header
+from vision_msgs.msg import LabelInfo
 
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.engine.manager import PreparedModel
@@ -17,7 +18,14 @@ from yolo_trt_ros.image_decoders import DecoderChoice
 from yolo_trt_ros.msg import EngineInfo
 from yolo_trt_ros.ros import diagnostics, messages
 
-__all__ = ["class_names", "engine_info", "heap_fact", "label_topics", "model_facts"]
+__all__ = [
+    "class_names",
+    "engine_info",
+    "heap_fact",
+    "label_info",
+    "label_topics",
+    "model_facts",
+]
 
 
 def class_names(names: dict[int, str]) -> list[str]:
@@ -46,6 +54,11 @@ def engine_info(
         from_cache=prepared.from_cache,
         power_mode=power_mode,
     )
+
+
+def label_info(detector: Detector, header: Header) -> LabelInfo:
+    """LabelInfo: the detector's classes and its current confidence threshold."""
+    return messages.label_info(detector.names, header, detector.settings.conf)
 
 
 def heap_fact(heap: HeapTuning, reuse_frame_memory: bool) -> str:

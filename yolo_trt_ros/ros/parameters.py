@@ -2,21 +2,47 @@
 
 A spec's description, allowed values and range become its ``ParameterDescriptor``, so
 ``ros2 param describe`` explains each parameter; validation stays in ``yolo_trt_ros.settings``,
-and a ``set_parameters`` request is checked against it before the node takes it.
+and a ``set_parameters`` request is checked against it before the node takes it. A start-up
+override the table refuses does not end the process: it is reported, and configure fails until
+the parameter is set to a valid value.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    SetParametersResult,
+)
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from yolo_trt_ros.settings import LIVE_PARAMETERS, DetectorConfig, check_parameter_value
+from yolo_trt_ros.errors import InvalidSettingError
+from yolo_trt_ros.settings import (
+    APPLIED_AT_ONCE,
+    LIVE_PARAMETERS,
+    PARAMETERS,
+    DetectorConfig,
+    check_parameter_value,
+)
 from yolo_trt_ros.settings.table import ParameterSpec
 
-__all__ = ["check_request", "deletion_refused", "descriptor_for"]
+if TYPE_CHECKING:  # the export node uses this module too, without loading a detector
+    from yolo_trt_ros.detector import Detector
+
+__all__ = [
+    "answer_request",
+    "applies_later",
+    "check_request",
+    "declare_all",
+    "deletion_refused",
+    "descriptor_for",
+]
 
 
 def descriptor_for(spec: ParameterSpec) -> ParameterDescriptor:
@@ -58,3 +84,73 @@ def check_request(parameters: Sequence[Parameter], current: Mapping[str, Any]) -
     values.update({p.name: p.value for p in parameters if p.name in values})
     DetectorConfig.from_values(values)
     return {p.name: p.value for p in parameters if p.name in LIVE_PARAMETERS}
+
+
+def declare_all(node: Node, specs: Iterable[ParameterSpec] = PARAMETERS) -> dict[str, str]:
+    """Declare every parameter; return why each refused start-up override was refused.
+
+    A bad override (wrong type, out of range, NaN) must not crash start-up: the parameter keeps
+    its default, the reason is logged, and configure fails until it is set to a valid value.
+    """
+    errors: dict[str, str] = {}
+    for spec in specs:
+        try:
+            node.declare_parameter(spec.name, spec.default, descriptor_for(spec))
+        except (InvalidParameterValueException, InvalidParameterTypeException) as error:
+            node.declare_parameter(
+                spec.name, spec.default, descriptor_for(spec), ignore_override=True
+            )
+            reason = f"parameter {spec.name}: {error}"
+            errors[spec.name] = reason
+            node.get_logger().error(
+                f"{reason}; configure will fail until it is set to a valid value"
+            )
+    return errors
+
+
+def answer_request(
+    parameters: Sequence[Parameter],
+    current: Mapping[str, Any],
+    detector: Detector | None,
+    startup_errors: dict[str, str],
+    logger: Any,
+    *,
+    on_threshold: Callable[[Detector], None],
+    on_diagnostics_period: Callable[[float], None],
+) -> SetParametersResult:
+    """Answer a ``set_parameters`` request; apply live values to ``detector`` (None: unconfigured).
+
+    ``on_threshold`` follows a new confidence threshold (LabelInfo), ``on_diagnostics_period`` a
+    new period; a start-up error of a parameter set now is forgotten (``startup_errors``).
+    """
+    refused = deletion_refused(parameters)
+    if refused:
+        return SetParametersResult(successful=False, reason=refused)
+    try:
+        live = check_request(parameters, current)
+        if live and detector is not None:
+            detector.update_settings(
+                **{LIVE_PARAMETERS[name]: value for name, value in live.items()}
+            )
+            logger.info(f"applied {', '.join(f'{k}={v}' for k, v in live.items())}")
+            if "confidence_threshold" in live:  # LabelInfo.threshold follows it
+                on_threshold(detector)
+    except InvalidSettingError as error:
+        return SetParametersResult(successful=False, reason=str(error))
+    for parameter in parameters:
+        if parameter.name == "diagnostics_period":
+            on_diagnostics_period(float(parameter.value))
+    for parameter in parameters:  # a value refused at start-up is corrected now
+        if startup_errors.pop(parameter.name, None):
+            logger.info(f"parameter {parameter.name} is valid again")
+    later = [p.name for p in parameters if p.name not in APPLIED_AT_ONCE and detector is not None]
+    if later:
+        logger.info(f"{', '.join(later)} will take effect on the next configure")
+    return SetParametersResult(successful=True)
+
+
+def applies_later(parameters: Sequence[Parameter], configured: bool) -> str:
+    """Return the reason to answer for values set while configured that only configure reads."""
+    if configured and any(p.name not in APPLIED_AT_ONCE for p in parameters):
+        return "stored; applies at the next configure (cleanup + configure)"
+    return ""
