@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from yolo_trt_ros.errors import BackendNotAvailableError, InvalidSettingError
-from yolo_trt_ros.settings.values import DEVICE_FORMS, Device, check_precision_on
+from yolo_trt_ros.settings.values import DEVICE_FORMS, PRECISIONS, Device, check_precision_on
 
 if TYPE_CHECKING:
     from yolo_trt_ros.detector import Detector
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 BACKEND_CHOICES: Final = ("auto", "tensorrt", "torch", "onnxruntime")
-PRECISION_CHOICES: Final = ("auto", "fp32", "fp16", "int8")
+PRECISION_CHOICES: Final = PRECISIONS
 PIPELINE_CHOICES: Final = ("auto", "gpu", "host")
 _DEVICE_BACKENDS: Final = ("tensorrt", "torch")
 _ENGINE_SUFFIXES: Final = (".engine", ".plan")

@@ -15,11 +15,16 @@ from pathlib import Path
 from typing import Any, Final
 
 from yolo_trt_ros.errors import InvalidSettingError
-from yolo_trt_ros.settings.values import Device, ImageSize, check_precision_on
+from yolo_trt_ros.settings.values import (
+    ENGINE_PRECISIONS,
+    Device,
+    ImageSize,
+    check_precision_on,
+)
 
 __all__ = ["PRECISIONS", "DeviceFingerprint", "EngineSpec", "cache_key", "file_sha256"]
 
-PRECISIONS: Final = ("fp32", "fp16", "int8")
+PRECISIONS: Final = ENGINE_PRECISIONS
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:

@@ -29,6 +29,7 @@ import yaml
 from yolo_trt_ros.errors import InvalidProfileError, InvalidSettingError
 from yolo_trt_ros.jetson.boards import DLA_CORES
 from yolo_trt_ros.settings import SPECS, DetectorConfig, Device, check_precision_on, defaults
+from yolo_trt_ros.settings.values import ENGINE_PRECISIONS
 
 __all__ = [
     "MODEL_SIZES",
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 MODEL_SIZES: Final = ("n", "s", "m", "l", "x")
-_PRECISIONS: Final = ("fp32", "fp16", "int8")
+_PRECISIONS: Final = ENGINE_PRECISIONS
 _REQUIRED: Final = (
     "power_modes",
     "boards",

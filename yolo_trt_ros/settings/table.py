@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from yolo_trt_ros.errors import InvalidSettingError
 from yolo_trt_ros.image_headers import DEFAULT_MAX_PIXELS
+from yolo_trt_ros.settings.values import PRECISIONS
 
 __all__ = [
     "APPLIED_AT_ONCE",
@@ -80,7 +81,7 @@ PARAMETERS: Final[tuple[ParameterSpec, ...]] = (  # the detector node's
         "precision",
         "auto",
         "Precision; auto: fp16 on TensorRT and torch, the model file's own (fp32) on ONNX Runtime. int8 needs calibration_dir.",
-        ("auto", "fp32", "fp16", "int8"),
+        PRECISIONS,
     ),
     ParameterSpec(
         "device",

@@ -16,6 +16,7 @@ from yolo_trt_ros.errors import InvalidSettingError
 
 __all__ = [
     "DEVICE_FORMS",
+    "ENGINE_PRECISIONS",
     "PRECISIONS",
     "STRIDE",
     "Device",
@@ -26,6 +27,7 @@ __all__ = [
 
 DEVICE_FORMS: Final = "auto, cpu, cuda, cuda:N or dla:N"
 PRECISIONS: Final = ("auto", "fp32", "fp16", "int8")
+ENGINE_PRECISIONS: Final = PRECISIONS[1:]  # what an engine or a profile names: never auto
 STRIDE: Final = 32  # the model stride: input sides must be multiples of it
 _DEVICE: Final = re.compile(r"^(auto|cpu|cuda|dla)(?::(\d+))?$")
 
