@@ -160,11 +160,12 @@ def arrive(
         camera.stats.refused(str(error))
         camera.warn(error.kind, f"dropped a frame from {camera.topic}: {error}")
         return
-    if not camera.rate_cap.admit(time.monotonic()):
+    arrived = time.monotonic()
+    if not camera.rate_cap.admit(arrived):
         camera.stats.skipped()
         return
     camera.stats.received()
-    frame = Frame(checked, now_ns(), time.monotonic(), header)
+    frame = Frame(checked, now_ns(), arrived, header)
     if mailbox.put(camera.name, frame):
         camera.stats.dropped()
         camera.drops_seen += 1

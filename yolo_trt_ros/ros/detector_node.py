@@ -233,8 +233,11 @@ class DetectorNode(LifecycleNode):
             info,
             self._mailbox,
             max_pixels=self._config.max_image_pixels,
-            now_ns=lambda: self.get_clock().now().nanoseconds,
+            now_ns=self._now_ns,
         )
+
+    def _now_ns(self) -> int:
+        return int(self.get_clock().now().nanoseconds)
 
     # --- teardown --------------------------------------------------------------------------------
 
@@ -289,7 +292,7 @@ class DetectorNode(LifecycleNode):
 
     def shut_down(self) -> None:
         """Leave cleanly from any state (used on Ctrl-C and at the end of main)."""
-        if self.lifecycle_state not in ("finalized",):
+        if self.lifecycle_state != "finalized":
             try:
                 self.trigger_shutdown()
             except Exception:  # noqa: BLE001 - already shutting down; release directly

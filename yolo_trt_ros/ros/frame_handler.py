@@ -93,13 +93,14 @@ class FrameHandler:
 
     def process(self, camera: Camera, frame: Frame) -> None:
         """Detect in one frame and publish the camera's messages; count the frame once."""
-        if self._detector() is None:
+        current = self._detector()
+        if current is None:
             camera.stats.discarded()
             return
         started = time.perf_counter()
         msg = frame.msg  # a serialized frame's pixels stay in its bytes: no copy, no message
         try:
-            gpu_stream = getattr(self._detector(), "device_stream", None)
+            gpu_stream = getattr(current, "device_stream", None)
             image, pixel_format = self.pixels(camera, msg, gpu_stream, frame.header)
             converted = time.perf_counter()
             with self._lock:  # an engine swap waits for this frame
