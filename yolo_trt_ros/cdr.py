@@ -47,7 +47,8 @@ class CdrReader:
                 f"the serialized {what} does not start with a CDR encapsulation header "
                 f"({bytes(self._buffer[:4]).hex()}); is the topic type right?"
             )
-        self._endian = endian
+        self._u32 = struct.Struct(f"{endian}I")
+        self._i32 = struct.Struct(f"{endian}i")
         self._offset = _ENCAPSULATION_BYTES
 
     def _take(self, size: int, align: int) -> int:
@@ -61,12 +62,12 @@ class CdrReader:
 
     def u32(self) -> int:
         """Read a uint32."""
-        value: int = struct.unpack_from(f"{self._endian}I", self._buffer, self._take(4, 4))[0]
+        value: int = self._u32.unpack_from(self._buffer, self._take(4, 4))[0]
         return value
 
     def i32(self) -> int:
         """Read an int32."""
-        value: int = struct.unpack_from(f"{self._endian}i", self._buffer, self._take(4, 4))[0]
+        value: int = self._i32.unpack_from(self._buffer, self._take(4, 4))[0]
         return value
 
     def u8(self) -> int:
@@ -104,9 +105,8 @@ def _check(cdr: bytes | memoryview) -> None:
 def header_stamp_ns(cdr: bytes | memoryview) -> int:
     """Return the header stamp of a serialized little-endian stamped message, in nanoseconds."""
     _check(cdr)
-    reader = CdrReader(cdr, "stamped message")
-    sec, nanosec = reader.i32(), reader.u32()
-    return sec * _NS_PER_S + nanosec
+    sec, nanosec = _STAMP.unpack_from(cdr, _ENCAPSULATION_BYTES)
+    return int(sec) * _NS_PER_S + int(nanosec)
 
 
 def restamped(cdr: bytes | memoryview, stamp_ns: int) -> bytes:

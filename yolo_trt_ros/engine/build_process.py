@@ -18,10 +18,9 @@ from typing import Any, Final
 
 from yolo_trt_ros.errors import BuildCancelledError, ModelLoadError
 
-__all__ = ["ChildProgress", "ProgressCallback", "run_in_build_process"]
+__all__ = ["ProgressCallback", "run_in_build_process"]
 
 ProgressCallback = Callable[[str, float, str], None]  # stage, percent 0..100, message
-ChildProgress = ProgressCallback  # what the child's function reports through
 _POLL_S: Final = 0.5
 
 
