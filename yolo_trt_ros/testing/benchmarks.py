@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import random
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +14,7 @@ import numpy.typing as npt
 from yolo_trt_ros.dds import dds_environment
 from yolo_trt_ros.media import read_image
 from yolo_trt_ros.models import bundled_sample_image_path
+from yolo_trt_ros.testing.ros_domain import localhost_domain
 from yolo_trt_ros.testing.sample_images import build_sample_images
 
 __all__ = [
@@ -115,11 +114,6 @@ def git_commit() -> str | None:
 
 def private_ros_environment() -> tuple[dict[str, str], str]:
     """Variables for a private localhost ROS domain with the shipped DDS profile, and why that profile."""
-    variables = {
-        "ROS_DOMAIN_ID": str(random.randint(100, 200)),
-        "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
-    }
-    if os.environ.get("ROS_DISTRO") == "humble":  # Humble's name for it (deprecated from Jazzy on)
-        variables["ROS_LOCALHOST_ONLY"] = "1"
+    variables = localhost_domain(100, 200)
     dds = dds_environment()  # as the launch files: the user's own profile or opt-out wins
     return {**variables, **dds.variables}, dds.reason
