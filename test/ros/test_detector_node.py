@@ -10,7 +10,6 @@ import functools
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
@@ -22,9 +21,11 @@ from node_harness import (
     DetectorProcess,
     LifecycleClient,
     assert_same_detections,
+    expected_raw_and_jpeg,
     image_message,
     jpeg_message,
     latest_statuses,
+    publish_raw_and_jpeg,
     publish_until,
     sensor_qos,
     spin_for,
@@ -66,30 +67,20 @@ def test_bus_as_raw_and_compressed_image(
     timing = Collector(ros, InferenceTiming, f"/{node}/raw/timing")
     engine = Collector(ros, EngineInfo, f"/{node}/engine_info", LATCHED)
     labels = Collector(ros, LabelInfo, f"/{node}/label_info", LATCHED)
-    raw_in = ros.node.create_publisher(Image, "/bus_test/raw", 1)
-    jpeg_in = ros.node.create_publisher(CompressedImage, "/bus_test/jpeg", 1)
-
     stamp = Time(sec=1234, nanosec=5678)
-    jpeg_msg, jpeg_bytes = jpeg_message(bus, stamp, "bus_camera_jpeg")
-    raw_msg = image_message(bus, stamp, "bus_camera")
-
-    def publish() -> None:
-        raw_in.publish(raw_msg)
-        jpeg_in.publish(jpeg_msg)
-
-    publish_until(
+    jpeg_bytes = publish_raw_and_jpeg(
         ros,
-        publish,
-        lambda: bool(raw_out.messages and jpeg_out.messages and timing.messages),
+        bus,
+        stamp,
+        topics=("/bus_test/raw", "/bus_test/jpeg"),
+        frame_ids=("bus_camera", "bus_camera_jpeg"),
+        until=lambda: bool(raw_out.messages and jpeg_out.messages and timing.messages),
         timeout=60,
         what="detections of both cameras",
     )
 
     with Detector.from_model() as core:
-        expected_raw = core(bus)
-        decoded = cv2.imdecode(np.frombuffer(jpeg_bytes, np.uint8), cv2.IMREAD_COLOR)
-        assert decoded is not None
-        expected_jpeg = core(np.asarray(decoded, np.uint8))
+        expected_raw, expected_jpeg = expected_raw_and_jpeg(core, bus, jpeg_bytes)
     assert {"bus", "person"} <= set(expected_raw.class_names)
     assert_same_detections(raw_out.messages[0], expected_raw)
     assert_same_detections(jpeg_out.messages[0], expected_jpeg)

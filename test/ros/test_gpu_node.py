@@ -20,11 +20,9 @@ from node_harness import (
     LATCHED,
     Collector,
     DetectorProcess,
-    image_message,
-    jpeg_message,
-    publish_until,
+    expected_raw_and_jpeg,
+    publish_raw_and_jpeg,
 )
-from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
 from yolo_trt_ros.core.detections import Detections
@@ -89,21 +87,15 @@ def test_node_detects_with_a_tensorrt_fp16_engine_on_the_gpu_pipeline(
     engine = Collector(ros, EngineInfo, f"/{node}/engine_info", LATCHED)
     raw_out = Collector(ros, Detection2DArray, f"/{node}/raw/detections")
     jpeg_out = Collector(ros, Detection2DArray, f"/{node}/jpeg/detections")
-    raw_in = ros.node.create_publisher(Image, "/gpu_test/raw", 1)
-    jpeg_in = ros.node.create_publisher(CompressedImage, "/gpu_test/jpeg", 1)
     stamp = Time(sec=42, nanosec=7)
-    raw_msg = image_message(frame, stamp, "camera")
-    jpeg_msg, jpeg_bytes = jpeg_message(frame, stamp, "camera_jpeg")
-
-    def publish() -> None:
-        raw_in.publish(raw_msg)
-        jpeg_in.publish(jpeg_msg)
-
     # a first configure on a fresh machine builds the quick engine (about a minute on an H200)
-    publish_until(
+    jpeg_bytes = publish_raw_and_jpeg(
         ros,
-        publish,
-        lambda: bool(raw_out.messages and jpeg_out.messages),
+        frame,
+        stamp,
+        topics=("/gpu_test/raw", "/gpu_test/jpeg"),
+        frame_ids=("camera", "camera_jpeg"),
+        until=lambda: bool(raw_out.messages and jpeg_out.messages),
         timeout=420,
         what="detections from the GPU node",
     )
@@ -116,11 +108,7 @@ def test_node_detects_with_a_tensorrt_fp16_engine_on_the_gpu_pipeline(
     )
     assert info.engine_path.endswith(".engine")
     with Detector.from_model(model_path(), backend="onnxruntime", device="cpu") as cpu:
-        expected = cpu(frame)
-        import cv2
-
-        decoded = cv2.imdecode(np.frombuffer(jpeg_bytes, np.uint8), cv2.IMREAD_COLOR)
-        expected_jpeg = cpu(np.asarray(decoded, np.uint8))
+        expected, expected_jpeg = expected_raw_and_jpeg(cpu, frame, jpeg_bytes)
         names = cpu.names
     for message, reference in (
         (raw_out.messages[0], expected),

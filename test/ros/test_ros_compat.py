@@ -153,6 +153,23 @@ def _message_lost_handlers(subscription: Any) -> list[Any]:
     return [h for h in subscription.event_handlers if h.event_type == lost]
 
 
+def _string_subscription(
+    ros: RosHarness, topic: str, features: compat.RclpyFeatures = compat.FEATURES
+) -> tuple[Any, str, list[String]]:
+    """A depth-10 String subscription through compat, ignoring losses; what it received goes in the list."""
+    received: list[String] = []
+    subscription, reason = compat.create_subscription_counting_losses(
+        ros.node,
+        String,
+        topic,
+        received.append,
+        10,
+        on_message_lost=lambda info: None,
+        features=features,
+    )
+    return subscription, reason, received
+
+
 def _receive_one(ros: RosHarness, publisher: Any, received: list[String]) -> None:
     def arrived() -> bool:
         publisher.publish(String(data="x"))
@@ -267,15 +284,8 @@ def test_publication_of_reads_sequence_numbers_and_publisher_gids() -> None:
 
 
 def test_humble_fallbacks_work_against_real_rclpy(ros: RosHarness) -> None:
-    received: list[String] = []
-    subscription, reason = compat.create_subscription_counting_losses(
-        ros.node,
-        String,
-        "/compat_test/humble",
-        received.append,
-        10,
-        on_message_lost=lambda info: None,
-        features=HUMBLE,
+    subscription, reason, received = _string_subscription(
+        ros, "/compat_test/humble", features=HUMBLE
     )
     assert reason == ""  # Humble has message-lost events
     assert len(_message_lost_handlers(subscription)) == 1
@@ -298,15 +308,8 @@ def test_humble_fallbacks_work_against_real_rclpy(ros: RosHarness) -> None:
 def test_without_message_lost_events_the_subscription_works_and_says_so(
     ros: RosHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    received: list[String] = []
-    subscription, reason = compat.create_subscription_counting_losses(
-        ros.node,
-        String,
-        "/compat_test/no_events",
-        received.append,
-        10,
-        on_message_lost=lambda info: None,
-        features=NO_MESSAGE_LOST,
+    subscription, reason, received = _string_subscription(
+        ros, "/compat_test/no_events", features=NO_MESSAGE_LOST
     )
     assert reason == compat.MESSAGE_LOST_UNAVAILABLE
     assert _message_lost_handlers(subscription) == []
@@ -338,15 +341,7 @@ def test_a_middleware_refusing_message_lost_events_still_gets_a_subscription(
             raise compat.UnsupportedEventTypeError("message lost")
 
     monkeypatch.setattr(compat, "SubscriptionEventCallbacks", Refusing)
-    received: list[String] = []
-    subscription, reason = compat.create_subscription_counting_losses(
-        ros.node,
-        String,
-        "/compat_test/refused",
-        received.append,
-        10,
-        on_message_lost=lambda info: None,
-    )
+    subscription, reason, received = _string_subscription(ros, "/compat_test/refused")
     rmw = importlib.import_module("rclpy.utilities").get_rmw_implementation_identifier()
     assert reason == f"message-lost events are not supported by {rmw}"
     assert [s for s in ros.node.subscriptions if s.topic_name == "/compat_test/refused"] == [

@@ -20,13 +20,15 @@ from node_harness import (
     Collector,
     DetectorProcess,
     assert_same_detections,
+    expected_raw_and_jpeg,
     image_message,
     jpeg_message,
+    publish_raw_and_jpeg,
     publish_until,
 )
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.serialization import serialize_message
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray
 
@@ -168,27 +170,20 @@ def test_serialized_and_message_paths_give_the_same_detections(
         for serialized in ("true", "false")
         for kind in ("raw", "jpeg")
     }
-    raw_in = ros.node.create_publisher(Image, "/transport_test/raw", 1)
-    jpeg_in = ros.node.create_publisher(CompressedImage, "/transport_test/jpeg", 1)
     stamp = Time(sec=77, nanosec=88)
-    raw_msg = image_message(street, stamp, "street")
-    jpeg_msg, jpeg_bytes = jpeg_message(street, stamp, "street_jpeg")
-
-    def publish() -> None:
-        raw_in.publish(raw_msg)
-        jpeg_in.publish(jpeg_msg)
-
-    publish_until(
+    jpeg_bytes = publish_raw_and_jpeg(
         ros,
-        publish,
-        lambda: all(c.messages for c in outputs.values()),
+        street,
+        stamp,
+        topics=("/transport_test/raw", "/transport_test/jpeg"),
+        frame_ids=("street", "street_jpeg"),
+        until=lambda: all(c.messages for c in outputs.values()),
         timeout=90,
         what="detections from both nodes and both inputs",
     )
     with Detector.from_model() as core:
-        decoded = cv2.imdecode(np.frombuffer(jpeg_bytes, np.uint8), cv2.IMREAD_COLOR)
-        assert decoded is not None
-        expected = {"raw": core(street), "jpeg": core(np.asarray(decoded, np.uint8))}
+        expected_raw, expected_jpeg = expected_raw_and_jpeg(core, street, jpeg_bytes)
+    expected = {"raw": expected_raw, "jpeg": expected_jpeg}
     for (_, kind), collector in outputs.items():
         message = collector.messages[0]
         assert message.header.stamp == stamp
