@@ -45,8 +45,10 @@ def test_gpu_decode_matches_opencv_pixels_and_detections() -> None:
             if image.ndim != 3 or image.shape[2] != 3:
                 continue
             data = _jpeg(image)
+            fallbacks = gpu.fallbacks
             on_gpu, on_cpu = gpu.decode(data), cpu.decode(data)
             assert on_gpu is not None and on_cpu is not None, name
+            assert gpu.fallbacks == fallbacks, (name, image.shape, gpu.last_fallback)  # on the GPU
             assert on_cpu[1] == "bgr8" and on_gpu[1] in ("bgr8", "rgb8")  # rgb8: nvImageCodec 0.6
             gpu_bgr = to_bgr8(on_gpu[0], on_gpu[1])
             assert gpu_bgr.shape == on_cpu[0].shape == image.shape, name

@@ -107,6 +107,7 @@ class NvImgCodecDecoder:
         self.device_id = device_id
         self.gpu_decodes = 0
         self.fallbacks = 0
+        self.last_fallback = ""  # why the latest JPEG went to OpenCV
         self.name = f"nvimgcodec {getattr(nvimgcodec, '__version__', '')} (GPU {device_id})"
 
     def decode_on_device(
@@ -123,10 +124,13 @@ class NvImgCodecDecoder:
         try:
             stream = self._codec.CodeStream(data)
             image = self._decoder.decode(stream, params=self._params, cuda_stream=cuda_stream)
-        except Exception:  # noqa: BLE001 - whatever nvImageCodec refuses, OpenCV gets a try
-            image = None
+        except Exception as error:  # noqa: BLE001 - whatever nvImageCodec refuses, OpenCV gets a try
+            image, why = None, f"{type(error).__name__}: {error}"
+        else:
+            why = "nvImageCodec decoded nothing"
         if image is None:
             self.fallbacks += 1
+            self.last_fallback = why
             return None
         self.gpu_decodes += 1
         return image, self.pixel_format

@@ -125,6 +125,31 @@ def test_steady_state_allocates_nothing(fp16_engine: PreparedModel, images: Imag
     assert list(steps) == list(HOST_STEPS) and min(steps.values()) >= 0.0
 
 
+def test_cuda_graph_replays_the_engine_as_plain_execution_does(
+    fp16_engine: PreparedModel, images: Images
+) -> None:
+    options = {"cuda_graph": False}
+    with (
+        GpuDetector.from_model(
+            fp16_engine.path, backend="tensorrt", backend_options=options
+        ) as plain,
+        GpuDetector.from_model(fp16_engine.path, backend="tensorrt") as graphed,
+    ):
+        for _ in range(2):  # the first frames run plainly and capture; the rest replay
+            for name, image in images.items():
+                a, b = plain(image), graphed(image)
+                assert not unmatched(a, b, min_score=0.25, min_iou=0.99), name
+                assert not unmatched(b, a, min_score=0.25, min_iou=0.99), name
+                if len(a.scores) == len(b.scores):
+                    np.testing.assert_allclose(np.sort(a.scores), np.sort(b.scores), atol=1e-3)
+        backend = graphed.backend
+        assert isinstance(backend, TensorRTBackend)
+        assert backend.version.endswith("(CUDA graph)"), backend.version  # no capture was refused
+        binding = backend.binding((1, 3, 640, 640))
+        assert getattr(binding, "graph", None) is not None
+        assert plain.backend.version.endswith("(no CUDA graph)")
+
+
 def test_host_path_and_device_path_agree(fp16_engine: PreparedModel, images: Images) -> None:
     with (
         Detector.from_model(fp16_engine.path, backend="tensorrt") as host,

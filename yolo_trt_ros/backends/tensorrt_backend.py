@@ -7,6 +7,14 @@ buffers, allocated once, with the output shapes TensorRT reports for that input.
 ``enqueue`` sets the shape and tensor addresses only when another binding ran last, so a steady
 stream of one frame size is one ``execute_async_v3`` call per frame and allocates nothing.
 
+CUDA graphs (backend option ``cuda_graph``, default on for GPUs): once a binding has run twice in
+a row, its ``execute_async_v3`` is captured and then replayed with one launch. Enqueuing a YOLO
+engine is hundreds of kernel launches, about a millisecond of host time on TensorRT 8.6, which a
+replay saves. Any change of input shape forgets every graph, since the context's state moved
+(dynamic shapes may live in memory the graph reads), so alternating shapes simply never capture.
+A capture TensorRT or the driver refuses turns graphs off for this engine, says why in
+``version``, and the frame still runs.
+
 Engines written by Ultralytics (JSON header) and by our cache (JSON sidecar beside the engine) both
 carry class names and sizes. Runs on TensorRT 8.6 (JetPack 6.0), 10.x and 11.x: the calls used
 here (named I/O tensors, ``set_input_shape``, ``set_tensor_address``, ``execute_async_v3``) exist
@@ -16,7 +24,7 @@ in all of them.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -25,11 +33,12 @@ import numpy as np
 from yolo_trt_ros.backends.base import TensorSpec
 from yolo_trt_ros.backends.device import DeviceBackend, DeviceBinding
 from yolo_trt_ros.core.metadata import ModelMetadata, parse_ultralytics_metadata
-from yolo_trt_ros.cuda.runtime import CudaDevice, CudaStream, DeviceArray, DeviceBuffer
+from yolo_trt_ros.cuda.runtime import CudaDevice, CudaGraph, CudaStream, DeviceArray, DeviceBuffer
 from yolo_trt_ros.engine.tensorrt_build import import_tensorrt
 from yolo_trt_ros.engine.ultralytics_format import split_ultralytics_engine
 from yolo_trt_ros.errors import (
     BackendNotAvailableError,
+    CudaError,
     InferenceError,
     ModelLoadError,
     UnsupportedModelError,
@@ -94,6 +103,8 @@ class _TensorRTBinding(DeviceBinding):
             (out.name, array.ptr)
             for out, array in zip(backend._outputs, self._outputs, strict=True)
         ]
+        self.graph: CudaGraph | None = None  # the captured execute, while this binding stays active
+        self.runs_in_a_row = 0
 
     def _allocate(self, device: CudaDevice, shape: tuple[int, ...], dtype: Any) -> DeviceArray:
         if any(d < 0 for d in shape):
@@ -119,16 +130,33 @@ class _TensorRTBinding(DeviceBinding):
             context.set_input_shape(self._addresses[0][0], self.shape)
             for name, pointer in self._addresses:
                 context.set_tensor_address(name, pointer)
-            backend._active = self
+            backend._activate(self)
+        if self.graph is not None:
+            self.graph.launch(stream)
+            return self._outputs
+        self._execute(context, stream)
+        self.runs_in_a_row += 1
+        if self.runs_in_a_row >= 2 and backend.graphs_wanted:
+            self.graph = backend._capture(self, lambda: self._execute(context, stream), stream)
+        return self._outputs
+
+    def _execute(self, context: tensorrt.IExecutionContext, stream: CudaStream) -> None:
         if not context.execute_async_v3(stream.ptr):
             raise InferenceError(
                 "TensorRT execute_async_v3 failed (see the TensorRT log above); the engine or the "
                 "GPU is in a bad state: reconfigure the node"
             )
-        return self._outputs
+
+    def forget_graph(self) -> None:
+        """Drop the captured execute (the context's state is about to change)."""
+        if self.graph is not None:
+            self.graph.close()
+            self.graph = None
+        self.runs_in_a_row = 0
 
     def close(self) -> None:
         """Free the buffers (after the work queued on them: DeviceBuffer waits)."""
+        self.forget_graph()
         while self._buffers:
             self._buffers.pop().close()
 
@@ -145,6 +173,8 @@ class TensorRTBackend(DeviceBackend):
         device: CudaDevice,
         device_name: str,
         metadata: ModelMetadata,
+        *,
+        cuda_graph: bool = True,
     ) -> None:
         self._trt = trt
         self._engine: tensorrt.ICudaEngine | None = engine
@@ -159,6 +189,8 @@ class TensorRTBackend(DeviceBackend):
         self._context: tensorrt.IExecutionContext | None = context
         self._bindings: dict[tuple[int, ...], _TensorRTBinding] = {}
         self._active: _TensorRTBinding | None = None
+        self.graphs_wanted = cuda_graph and not device_name.startswith("dla")
+        self._graph_note = "CUDA graph" if self.graphs_wanted else "no CUDA graph"
         self._inputs: list[TensorSpec] = []
         self._outputs: list[TensorSpec] = []
         for index in range(engine.num_io_tensors):
@@ -176,7 +208,11 @@ class TensorRTBackend(DeviceBackend):
 
     @classmethod
     def load(cls, model_path: Path, *, device: str = "auto", **options: Any) -> TensorRTBackend:
-        """Deserialize ``model_path`` (plain plan or Ultralytics .engine) on ``device``."""
+        """Deserialize ``model_path`` (plain plan or Ultralytics .engine) on ``device``.
+
+        Option ``cuda_graph`` (default True): replay each input shape's execute as a CUDA graph.
+        """
+        cuda_graph = bool(options.pop("cuda_graph", True))
         if options:
             raise TypeError(f"unknown tensorrt backend options: {', '.join(options)}")
         kind, index = parse_device(device)
@@ -194,7 +230,7 @@ class TensorRTBackend(DeviceBackend):
                     "TensorRT version or GPU, or is damaged; rebuild it (export with force)"
                 )
             metadata = parse_ultralytics_metadata(header or _sidecar_metadata(model_path))
-            return cls(trt, engine, cuda_device, f"{kind}:{index}", metadata)
+            return cls(trt, engine, cuda_device, f"{kind}:{index}", metadata, cuda_graph=cuda_graph)
         except Exception:
             cuda_device.close()
             raise
@@ -208,8 +244,8 @@ class TensorRTBackend(DeviceBackend):
 
     @property
     def version(self) -> str:
-        """e.g. "tensorrt 8.6.1"."""
-        return f"tensorrt {self._trt.__version__}"
+        """e.g. "tensorrt 8.6.1 (CUDA graph)"; says so when a capture was refused."""
+        return f"tensorrt {self._trt.__version__} ({self._graph_note})"
 
     @property
     def metadata(self) -> ModelMetadata:
@@ -236,9 +272,26 @@ class TensorRTBackend(DeviceBackend):
                     self._active = None
                 oldest.close()
             binding = _TensorRTBinding(self, input_shape)
-            self._active = None  # set_input_shape above moved the context off the active binding
+            self._activate(None)  # set_input_shape above moved the context off the active binding
             self._bindings[input_shape] = binding
         return binding
+
+    def _activate(self, binding: _TensorRTBinding | None) -> None:
+        """Note which binding the context is set up for (None: none); forget every captured graph."""
+        for each in self._bindings.values():
+            each.forget_graph()
+        self._active = binding
+
+    def _capture(
+        self, binding: _TensorRTBinding, execute: Callable[[], None], stream: CudaStream
+    ) -> CudaGraph | None:
+        """Capture ``execute`` as a graph, or turn graphs off for this engine (saying why)."""
+        try:
+            return CudaGraph(stream, execute)
+        except (CudaError, InferenceError) as error:
+            self.graphs_wanted = False
+            self._graph_note = f"no CUDA graph: capturing input {binding.shape} failed: {error}"
+            return None
 
     def _require_context(self) -> tensorrt.IExecutionContext:
         if self._context is None:

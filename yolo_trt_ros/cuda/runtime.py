@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -30,6 +31,7 @@ __all__ = [
     "AllocationStats",
     "CudaDevice",
     "CudaEvent",
+    "CudaGraph",
     "CudaStream",
     "DeviceArray",
     "DeviceBuffer",
@@ -281,6 +283,41 @@ class CudaEvent(_Owned):
 
     def _release(self) -> None:
         check(cu.cuEventDestroy(self.handle))
+
+
+class CudaGraph(_Owned):
+    """Work captured once from a stream, then replayed by one launch (one host call, not one each).
+
+    ``record`` queues the work on ``stream`` while the stream captures it: nothing runs then. The
+    capture is thread-local, so other threads' CUDA calls are not affected. Buffer addresses and
+    kernel arguments are fixed at capture: replay only what still reads and writes the same memory.
+    A failed capture raises ``CudaError`` (or what ``record`` raised) and leaves the stream usable.
+    """
+
+    _what = "graph"
+
+    def __init__(self, stream: CudaStream, record: Callable[[], object]) -> None:
+        super().__init__()
+        mode = cu.CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL
+        check(cu.cuStreamBeginCapture(stream.handle, mode))
+        try:
+            record()
+        except BaseException:
+            cu.cuStreamEndCapture(stream.handle)  # ends the (now void) capture; its status is moot
+            raise
+        graph = check(cu.cuStreamEndCapture(stream.handle))
+        try:
+            self.handle = check(cu.cuGraphInstantiateWithFlags(graph, 0))
+        finally:
+            check(cu.cuGraphDestroy(graph))
+
+    def launch(self, stream: CudaStream) -> None:
+        """Queue the captured work on ``stream``."""
+        self._require_open()
+        check(cu.cuGraphLaunch(self.handle, stream.handle))
+
+    def _release(self) -> None:
+        check(cu.cuGraphExecDestroy(self.handle))
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,7 @@ class FrameHandler:
         if camera.input_type != "compressed":
             return image_to_array(msg, max_pixels=self.max_pixels)
         decoder = self.decoder.decoder if self.decoder else None
+        fallbacks = getattr(decoder, "fallbacks", 0)
         on_gpu = compressed_to_device(
             msg,
             decoder=decoder,
@@ -83,6 +84,12 @@ class FrameHandler:
         )
         if on_gpu is not None:
             return on_gpu
+        if getattr(decoder, "fallbacks", 0) != fallbacks:  # the GPU decoder refused this JPEG
+            reason = getattr(decoder, "last_fallback", "")
+            camera.warn(
+                "gpu_decode", f"a JPEG went to OpenCV, the GPU decoder refused it: {reason}"
+            )
+            decoder = None  # OpenCV, without asking the GPU decoder a second time
         return compressed_to_array(
             msg,
             max_pixels=self.max_pixels,
