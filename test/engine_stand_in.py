@@ -14,7 +14,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from yolo_trt_ros.engine.spec import DeviceFingerprint, EngineSpec
-from yolo_trt_ros.engine.tensorrt_build import TYPED_ONNX, BuildOutput, ProgressCallback
+from yolo_trt_ros.engine.tensorrt_build import (
+    INT8_QDQ,
+    TYPED_ONNX,
+    BuildOutput,
+    Calibration,
+    ProgressCallback,
+)
 
 FINGERPRINT = DeviceFingerprint("NVIDIA Stand-in GPU", "8.7", "10.13.0.35", "12.6", "36.4.3")
 
@@ -23,11 +29,17 @@ class StandInBuilder:
     """Builds fake engines; logs each build to ``log`` and can be slow on purpose."""
 
     def __init__(
-        self, log: Path | None = None, route: str = TYPED_ONNX, refuse_timing_cache: bool = False
+        self,
+        log: Path | None = None,
+        route: str = TYPED_ONNX,
+        refuse_timing_cache: bool = False,
+        int8: str = INT8_QDQ,
     ) -> None:
         self.log = log
         self.route = route
         self.refuse_timing_cache = refuse_timing_cache
+        self.int8 = int8
+        self.calibrations: list[Calibration | None] = []  # what each build was given
 
     def version(self) -> str:
         return FINGERPRINT.tensorrt_version
@@ -35,14 +47,19 @@ class StandInBuilder:
     def precision_route(self, dla: bool) -> str:
         return self.route
 
+    def int8_route(self) -> str:
+        return self.int8
+
     def build(
         self,
         onnx_path: Path,
         spec: EngineSpec,
         timing_cache: bytes | None,
         progress: ProgressCallback,
+        calibration: Calibration | None = None,
     ) -> BuildOutput:
         progress("build", 50.0, "stand-in build")
+        self.calibrations.append(calibration)
         if self.log is not None:
             with self.log.open("a") as out:
                 out.write(f"{spec.precision} {onnx_path.name} level {spec.optimization_level}\n")
@@ -51,7 +68,14 @@ class StandInBuilder:
         )
         refused = "stand-in refuses it" if self.refuse_timing_cache and timing_cache else ""
         kept = b"" if refused else (timing_cache or b"")
-        return BuildOutput(b"STAND-IN-ENGINE" + digest.digest() * 64, kept + b"+timing", refused)
+        # a calibrated build's "table" names its images, so a test can tell it was kept and reused
+        table = None
+        if calibration is not None:
+            table = calibration.table or b"TABLE " + b",".join(
+                p.name.encode() for p in calibration.files
+            )
+        engine = b"STAND-IN-ENGINE" + digest.digest() * 64
+        return BuildOutput(engine, kept + b"+timing", refused, table)
 
 
 def fingerprint(device_index: int, tensorrt_version: str) -> DeviceFingerprint:

@@ -4,6 +4,7 @@ builder of test/engine_stand_in.py (the only part that cannot exist here), and w
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from engine_stand_in import StandInBuilder, fingerprint
 
 from yolo_trt_ros.engine.cache import EngineCache
 from yolo_trt_ros.engine.manager import EngineManager, ExportRequest
-from yolo_trt_ros.engine.tensorrt_build import BUILDER_FLAGS
+from yolo_trt_ros.engine.tensorrt_build import BUILDER_FLAGS, INT8_CALIBRATION
 from yolo_trt_ros.errors import (
     BackendNotAvailableError,
     ExportUnavailableError,
@@ -157,3 +158,33 @@ def test_a_refused_timing_cache_is_set_aside_and_the_build_succeeds(tmp_path: Pa
     )
     # caches are kept per precision: an FP32 build never reads the FP16 one
     assert manager.cache.read_timing_cache(fingerprint(0, "10.13.0.35"), "fp32-level-1") is None
+
+
+def test_int8_below_tensorrt_10_is_calibrated_by_tensorrt_and_its_table_is_reused(
+    tmp_path: Path,
+) -> None:
+    images = tmp_path / "calibration"
+    images.mkdir()
+    for name in ("a.png", "b.jpg"):
+        (images / name).write_bytes(b"stands for an image: the stand-in builder reads names only")
+    builder = StandInBuilder(route=BUILDER_FLAGS, int8=INT8_CALIBRATION)
+    manager = _manager_with(tmp_path, builder)
+    request = ExportRequest(
+        bundled_model_path(), precision="int8", calibration_dir=images, quick_first=True
+    )
+    quick = manager.prepare(request)
+    # TensorRT calibrates the FP32 ONNX itself: no Q/DQ model is written
+    assert quick.onnx_path == bundled_model_path() and quick.precision == "int8"
+    assert not (manager.prepared_dir.exists() and any(manager.prepared_dir.glob("*int8*")))
+    first = builder.calibrations[0]
+    assert first is not None and first.table is None
+    assert [p.name for p in first.files] == ["a.png", "b.jpg"]
+    assert quick.follow_up is not None
+    manager.prepare(quick.follow_up)  # the optimised build reuses the quick build's table
+    second = builder.calibrations[1]
+    assert second is not None and second.table == b"TABLE a.png,b.jpg"
+    # other images are another engine and another table
+    (images / "c.png").write_bytes(b"a third image")
+    manager.prepare(replace(request, quick_first=False))
+    third = builder.calibrations[2]
+    assert third is not None and third.table is None and len(third.files) == 3

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import onnx
 import pytest
@@ -22,33 +21,13 @@ from yolo_trt_ros.engine.manager import EngineManager, ExportRequest
 from yolo_trt_ros.engine.precision import calibration_images, calibration_sha256
 from yolo_trt_ros.errors import InvalidSettingError
 from yolo_trt_ros.models import bundled_model_path
-from yolo_trt_ros.testing.sample_images import build_sample_images
-
-CALIBRATION_SOURCES = ("bus", "zidane", "astronaut", "coffee", "street_1080p", "motorcycle")
-
-
-def _calibration_folder(folder: Path) -> Path:
-    """36 random crops (some mirrored) of six sample images: a small stand-in for robot footage."""
-    images, rng = build_sample_images(), np.random.default_rng(0)
-    folder.mkdir()
-    for index in range(36):
-        image = images[CALIBRATION_SOURCES[index % len(CALIBRATION_SOURCES)]]
-        height, width = image.shape[:2]
-        scale = rng.uniform(0.5, 1.0)
-        crop_h, crop_w = int(height * scale), int(width * scale)
-        top, left = rng.integers(0, height - crop_h + 1), rng.integers(0, width - crop_w + 1)
-        crop = image[top : top + crop_h, left : left + crop_w]
-        cv2.imwrite(
-            str(folder / f"{index:03d}.jpg"),
-            np.ascontiguousarray(crop[:, ::-1] if index % 2 else crop),
-        )
-    return folder
+from yolo_trt_ros.testing.sample_images import build_sample_images, write_calibration_folder
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("precision")
-    calibration = _calibration_folder(root / "calibration")
+    calibration = write_calibration_folder(root / "calibration")
     manager = EngineManager(
         EngineCache(root / "cache")
     )  # no TensorRT here: the ONNX files are the product

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -32,12 +33,13 @@ pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
 if _reason is None:
     from yolo_trt_ros.backends import load_backend
     from yolo_trt_ros.backends.tensorrt_backend import TensorRTBackend
+    from yolo_trt_ros.core.nms import box_iou
     from yolo_trt_ros.cuda.runtime import allocation_stats
     from yolo_trt_ros.engine.cache import EngineCache
     from yolo_trt_ros.engine.manager import EngineManager, ExportRequest, PreparedModel
     from yolo_trt_ros.errors import BackendNotAvailableError, CudaError
     from yolo_trt_ros.gpu.pipeline import HOST_STEPS, GpuDetector
-    from yolo_trt_ros.testing.sample_images import build_sample_images
+    from yolo_trt_ros.testing.sample_images import build_sample_images, write_calibration_folder
 
 Images = dict[str, npt.NDArray[np.uint8]]
 Progress = list[tuple[float, str, float, str]]
@@ -158,6 +160,57 @@ def test_host_path_and_device_path_agree(fp16_engine: PreparedModel, images: Ima
         for name in ("bus", "zidane"):
             a, b = host(images[name]), device(images[name])
             assert not unmatched(a, b, min_score=0.3, min_iou=0.9), name
+
+
+def test_int8_engine_recalls_the_fp32_detections(
+    tmp_path: Path, cpu_detector: Detector, images: Images
+) -> None:
+    """INT8 by this TensorRT's route (its own calibration before 10, Q/DQ after) against FP32.
+
+    As for the Q/DQ ONNX on ONNX Runtime (test/engine/test_precision.py): FP32 detections at 0.25
+    found among the INT8 ranking (down to 0.05), same class, IoU >= 0.5; and how far the scores
+    of the found ones moved.
+    """
+    started = time.monotonic()
+    manager = EngineManager(
+        EngineCache(),
+        progress=lambda stage, percent, message: print(
+            f"[{time.monotonic() - started:6.1f} s] {stage} {percent:3.0f}% {message}"
+        ),
+    )
+    calibration = write_calibration_folder(tmp_path / "calibration")
+    prepared = manager.prepare(
+        ExportRequest(
+            model_path(),
+            precision="int8",
+            backend="tensorrt",
+            optimization_level=0,
+            calibration_dir=calibration,
+        )
+    )
+    found, total, shifts = 0, 0, []
+    with Detector.from_model(prepared.path, backend="tensorrt", conf=0.05) as int8:
+        for image in images.values():
+            reference, quantized = cpu_detector(image), int8(image)
+            for index in range(len(reference)):
+                same = np.flatnonzero(quantized.class_ids == reference.class_ids[index])
+                total += 1
+                if not len(same):
+                    continue
+                ious = box_iou(reference.boxes[index : index + 1], quantized.boxes[same])[0]
+                best = int(np.nanargmax(ious))
+                if ious[best] >= 0.5:
+                    found += 1
+                    shifts.append(float(quantized.scores[same[best]] - reference.scores[index]))
+    recall = found / total
+    shift = np.asarray(shifts)
+    print(
+        f"INT8 ({prepared.engine_path}): recall of {total} FP32 detections at IoU 0.5 {recall:.3f}; "
+        f"score shift mean {shift.mean():+.3f}, mean absolute {np.abs(shift).mean():.3f}, "
+        f"largest {shift[np.argmax(np.abs(shift))]:+.3f}"
+    )
+    assert recall >= 0.9
+    assert np.abs(shift).mean() <= 0.1
 
 
 def _nvimgcodec_skip_reason() -> str | None:

@@ -258,6 +258,34 @@ class EngineCache:
         with FileLock(str(path) + ".lock"):
             _write_atomically(path, data)
 
+    def calibration_table_path(self, spec: EngineSpec, fingerprint: DeviceFingerprint) -> Path:
+        """Where TensorRT's INT8 calibration table for this model, image set and input is kept.
+
+        A table depends on the FP32 model, the calibration images, the input shape and the
+        TensorRT version (its format), not on the GPU or the optimisation level.
+        """
+        height, width = spec.image_size
+        name = (
+            f"{spec.model_sha256[:16]}-{spec.calibration_sha256[:12]}-{height}x{width}"
+            f"-b{spec.batch}-trt{fingerprint.tensorrt_version}.table"
+        )
+        return self.directory / "calibration" / name
+
+    def read_calibration_table(
+        self, spec: EngineSpec, fingerprint: DeviceFingerprint
+    ) -> bytes | None:
+        """Return the saved INT8 calibration table for the spec, if any."""
+        path = self.calibration_table_path(spec, fingerprint)
+        return path.read_bytes() if path.is_file() else None
+
+    def write_calibration_table(
+        self, spec: EngineSpec, fingerprint: DeviceFingerprint, table: bytes
+    ) -> None:
+        """Save an INT8 calibration table atomically."""
+        path = self.calibration_table_path(spec, fingerprint)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(path, table)
+
     def set_timing_cache_aside(
         self, fingerprint: DeviceFingerprint, scope: str = ""
     ) -> Path | None:

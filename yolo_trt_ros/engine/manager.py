@@ -34,7 +34,9 @@ from yolo_trt_ros.engine.precision import (
 )
 from yolo_trt_ros.engine.spec import DeviceFingerprint, EngineSpec, file_sha256
 from yolo_trt_ros.engine.tensorrt_build import (
+    INT8_CALIBRATION,
     TYPED_ONNX,
+    Calibration,
     EngineBuilder,
     ProgressCallback,
     TensorRTBuilder,
@@ -148,7 +150,10 @@ class EngineManager:
             builder is None
             or builder.precision_route(request.device.startswith("dla")) == TYPED_ONNX
         )
-        prepared, calibration = self._precision(onnx, precision, request, convert_fp16_onnx=typed)
+        calibrated = builder is not None and builder.int8_route() == INT8_CALIBRATION
+        prepared, calibration = self._precision(
+            onnx, precision, request, convert_fp16_onnx=typed, int8_by_tensorrt=calibrated
+        )
         if builder is None:
             return PreparedModel(
                 prepared,
@@ -225,9 +230,18 @@ class EngineManager:
         partial.replace(target)
 
     def _precision(
-        self, onnx: Path, precision: str, request: ExportRequest, *, convert_fp16_onnx: bool
+        self,
+        onnx: Path,
+        precision: str,
+        request: ExportRequest,
+        *,
+        convert_fp16_onnx: bool,
+        int8_by_tensorrt: bool = False,
     ) -> tuple[Path, str]:
-        """Return the ONNX that carries the precision, and the calibration hash (INT8 only)."""
+        """Return the ONNX that carries the precision, and the calibration hash (INT8 only).
+
+        ``int8_by_tensorrt``: TensorRT calibrates the FP32 ONNX itself (INT8_CALIBRATION).
+        """
         if precision == "fp32" or (precision == "fp16" and not convert_fp16_onnx):
             return onnx, ""
         self.cache.ensure_directory()
@@ -257,6 +271,8 @@ class EngineManager:
             )
         files = calibration_images(request.calibration_dir)
         calibration = calibration_sha256(files)
+        if int8_by_tensorrt:
+            return onnx, calibration
         size = request.image_size or (640, 640)
         target = self.prepared_dir / f"{digest}-int8-{calibration[:12]}-{size[0]}x{size[1]}.onnx"
         self._convert_once(
@@ -317,7 +333,14 @@ class EngineManager:
                 f"(optimisation level {QUICK_OPTIMIZATION_LEVEL}); the optimised build can follow",
             )
         if entry is None:
-            entry = self._get_or_build(builder, onnx, spec, fingerprint, request.force)
+            entry = self._get_or_build(
+                builder,
+                onnx,
+                spec,
+                fingerprint,
+                request.force,
+                calibration_dir=request.calibration_dir,
+            )
         path = entry.engine_path
         if request.output_dir is not None:
             self.progress("save", 95.0, f"copying the engine to {request.output_dir}")
@@ -344,6 +367,23 @@ class EngineManager:
             follow_up=follow_up,
         )
 
+    def _calibration(
+        self,
+        builder: EngineBuilder,
+        spec: EngineSpec,
+        fingerprint: DeviceFingerprint,
+        calibration_dir: Path | None,
+    ) -> Calibration | None:
+        """Return the images (and any saved table) of an INT8 build TensorRT calibrates, else None."""
+        if spec.precision != "int8" or builder.int8_route() != INT8_CALIBRATION:
+            return None
+        if calibration_dir is None:
+            raise InvalidSettingError(
+                "int8 needs calibration images: set calibration_dir to a folder of typical frames"
+            )
+        files = tuple(calibration_images(calibration_dir))
+        return Calibration(files, self.cache.read_calibration_table(spec, fingerprint))
+
     def _get_or_build(
         self,
         builder: EngineBuilder,
@@ -351,6 +391,8 @@ class EngineManager:
         spec: EngineSpec,
         fingerprint: DeviceFingerprint,
         force: bool,
+        *,
+        calibration_dir: Path | None = None,
     ) -> CachedEngine:
         """Return the cached engine for the spec, or build it (with this precision's timing cache)."""
         # TensorRT 8.6 refuses a timing cache of another precision or optimisation level (Myelin)
@@ -364,9 +406,16 @@ class EngineManager:
                 f"building a {spec.precision} TensorRT engine for {spec.device} at optimisation "
                 f"level {level}; progress follows at least every 10 s",
             )
+            calibration = self._calibration(builder, spec, fingerprint, calibration_dir)
             output = builder.build(
-                onnx, spec, self.cache.read_timing_cache(fingerprint, scope), self.progress
+                onnx,
+                spec,
+                self.cache.read_timing_cache(fingerprint, scope),
+                self.progress,
+                calibration,
             )
+            if calibration is not None and output.calibration_table:
+                self.cache.write_calibration_table(spec, fingerprint, output.calibration_table)
             if output.timing_cache_refused:
                 aside = self.cache.set_timing_cache_aside(fingerprint, scope)
                 self.progress(

@@ -29,9 +29,11 @@ from yolo_trt_ros.errors import BackendNotAvailableError, InvalidSettingError, M
 
 __all__ = [
     "CALIBRATION_SUFFIXES",
+    "CalibrationReader",
     "calibration_images",
     "calibration_sha256",
     "convert_fp16",
+    "convs_to_keep_in_float",
     "import_onnx",
     "quantize_int8",
 ]
@@ -94,8 +96,8 @@ def convert_fp16(source: Path, target: Path) -> Path:
     return target
 
 
-class _CalibrationReader:
-    """Feeds letterboxed calibration images to ONNX Runtime's quantizer, one batch of one at a time."""
+class CalibrationReader:
+    """Feeds letterboxed calibration images, one batch of one at a time (ONNX Runtime's reader API)."""
 
     def __init__(self, files: Sequence[Path], input_name: str, image_size: tuple[int, int]) -> None:
         self._files = list(files)
@@ -120,7 +122,7 @@ class _CalibrationReader:
         self._iterator = self._batches()
 
 
-def _convs_to_keep_in_float(model: Any) -> list[str]:
+def convs_to_keep_in_float(model: Any) -> list[str]:
     """Name the Convs that see raw pixels or feed an output without another Conv in between.
 
     The first Conv sees the image, and the head's last Convs produce box distances and class
@@ -207,7 +209,7 @@ def quantize_int8(
     model = _load_onnx(source)
     input_name = model.graph.input[0].name
 
-    class Reader(_CalibrationReader, CalibrationDataReader):  # type: ignore[misc]
+    class Reader(CalibrationReader, CalibrationDataReader):  # type: ignore[misc]
         """The calibration reader, as the quantizer's base class wants it."""
 
     with _quantizer_chatter_held_back():
@@ -217,7 +219,7 @@ def quantize_int8(
             Reader(files, input_name, image_size),
             quant_format=QuantFormat.QDQ,
             op_types_to_quantize=["Conv"],
-            nodes_to_exclude=_convs_to_keep_in_float(model),
+            nodes_to_exclude=convs_to_keep_in_float(model),
             per_channel=True,
             activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,

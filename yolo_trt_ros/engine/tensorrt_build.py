@@ -2,8 +2,9 @@
 
 Works on TensorRT 8.6 (JetPack 6.0), 10.x and 11.x. The precision route depends on the version
 (``precision_route``): below 10.12 the network is weakly typed and precision comes from builder
-flags (FP16; INT8 from the ONNX's Q/DQ nodes with the INT8 flag), so the FP32 ONNX is built as it
-is; from 10.12, where weak typing is deprecated, and on 11, where the flags are gone, the network is
+flags (FP16; INT8 from the ONNX's Q/DQ nodes with the INT8 flag, or below 10, where TensorRT
+cannot build YOLO11's Q/DQ, from TensorRT's own calibration: ``int8_calibration``), so the FP32
+ONNX is built as it is; from 10.12, where weak typing is deprecated, and on 11, where the flags are gone, the network is
 strongly typed and precision lives in the ONNX (the FP16-converted or Q/DQ model).
 
 The build runs in its own process (``build_process``): TensorRT 8.6's builder holds Python's GIL,
@@ -29,14 +30,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from yolo_trt_ros.engine.build_process import ProgressCallback, run_in_build_process
+from yolo_trt_ros.engine.int8_calibration import Calibration, Calibrator, keep_convs_in_fp16
 from yolo_trt_ros.engine.spec import EngineSpec
-from yolo_trt_ros.errors import BackendNotAvailableError, ModelLoadError
+from yolo_trt_ros.errors import BackendNotAvailableError, InvalidSettingError, ModelLoadError
 
 if TYPE_CHECKING:
     import tensorrt as trt
 
 __all__ = [
     "BuildOutput",
+    "Calibration",
     "EngineBuilder",
     "ProgressCallback",
     "TensorRTBuilder",
@@ -46,6 +49,9 @@ __all__ = [
 
 BUILDER_FLAGS: Final = "builder flags"  # weak typing: FP32 (or Q/DQ) ONNX + FP16/INT8 flags
 TYPED_ONNX: Final = "typed onnx"  # strong typing: the precision is in the ONNX
+INT8_QDQ: Final = "q/dq onnx"  # INT8 from the ONNX's Q/DQ nodes
+INT8_CALIBRATION: Final = "tensorrt calibration"  # INT8 from TensorRT's calibrator (before 10)
+_QDQ_FROM: Final = (10,)  # TensorRT 8.6 fails to build YOLO11's Q/DQ ONNX
 _STRONG_TYPING_FROM: Final = (10, 12)  # weak typing deprecated from here (removed in 11)
 _FORWARD_S: Final = 1.0  # most one progress message a second from the build process
 _LAYER_TIMING = re.compile(r"(?:Computing costs for|Autotuning.*?format combination.*?for)\s+(\S+)")
@@ -53,11 +59,16 @@ _LAYER_TIMING = re.compile(r"(?:Computing costs for|Autotuning.*?format combinat
 
 @dataclass(frozen=True)
 class BuildOutput:
-    """A built engine, the updated timing cache, and why a saved timing cache was refused, if it was."""
+    """A built engine and what the build learnt.
+
+    The updated timing cache, why a saved timing cache was refused (if it was), and the INT8
+    calibration table TensorRT wrote (calibrated INT8 only).
+    """
 
     engine: bytes
     timing_cache: bytes | None = None
     timing_cache_refused: str = ""
+    calibration_table: bytes | None = None
 
 
 class EngineBuilder(Protocol):
@@ -69,14 +80,18 @@ class EngineBuilder(Protocol):
     def precision_route(self, dla: bool) -> str:
         """BUILDER_FLAGS or TYPED_ONNX: where this TensorRT takes the precision from (GPU or DLA)."""
 
+    def int8_route(self) -> str:
+        """INT8_QDQ or INT8_CALIBRATION: how this TensorRT builds INT8."""
+
     def build(
         self,
         onnx_path: Path,
         spec: EngineSpec,
         timing_cache: bytes | None,
         progress: ProgressCallback,
+        calibration: Calibration | None = None,
     ) -> BuildOutput:
-        """Build an engine from the ONNX for the spec."""
+        """Build an engine from the ONNX for the spec (``calibration``: INT8_CALIBRATION's images)."""
 
 
 def import_tensorrt() -> Any:
@@ -96,6 +111,12 @@ def import_tensorrt() -> Any:
 
 def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", version)[:2])
+
+
+def int8_route(trt_module: Any) -> str:
+    """Q/DQ ONNX from TensorRT 10; TensorRT's own calibration before (8.6 cannot build the Q/DQ)."""
+    old = _version_tuple(str(trt_module.__version__)) < _QDQ_FROM
+    return INT8_CALIBRATION if old else INT8_QDQ
 
 
 def precision_route(trt_module: Any, dla: bool) -> str:
@@ -206,6 +227,10 @@ class TensorRTBuilder:
         """Where this TensorRT takes the precision from, for a GPU or DLA target."""
         return precision_route(self.trt, dla)
 
+    def int8_route(self) -> str:
+        """How this TensorRT builds INT8 (``int8_route``)."""
+        return int8_route(self.trt)
+
     def _network_flags(self, spec: EngineSpec) -> int:
         flags = self.trt.NetworkDefinitionCreationFlag
         bits = 0
@@ -242,6 +267,8 @@ class TensorRTBuilder:
             smallest = self.trt.Dims([1, 3, 32, 32] if spec.dynamic else [1, 3, height, width])
             profile.set_shape(image.name, smallest, largest, largest)
             config.add_optimization_profile(profile)
+            if spec.precision == "int8":
+                config.set_calibration_profile(profile)  # calibration runs at the largest shape
         return config
 
     def _timing_cache(self, config: trt.IBuilderConfig, saved: bytes | None) -> str:
@@ -268,11 +295,12 @@ class TensorRTBuilder:
         spec: EngineSpec,
         timing_cache: bytes | None,
         progress: ProgressCallback,
+        calibration: Calibration | None = None,
     ) -> BuildOutput:
         """Build in a separate process (see the module docstring); return the plan."""
         output: BuildOutput = run_in_build_process(
             _build_in_this_process,
-            (onnx_path, spec, timing_cache),
+            (onnx_path, spec, timing_cache, calibration),
             progress,
             every_s=self.report_every_s,
             cancel=self.cancel,
@@ -285,6 +313,7 @@ class TensorRTBuilder:
         spec: EngineSpec,
         timing_cache: bytes | None,
         progress: ProgressCallback,
+        calibration: Calibration | None = None,
     ) -> BuildOutput:
         """Parse the ONNX, configure for the spec and build, in this process."""
         reporter = _BuildReporter(self.trt, progress)
@@ -309,7 +338,16 @@ class TensorRTBuilder:
         )
         if hasattr(config, "progress_monitor"):
             config.progress_monitor = _progress_monitor(self.trt, progress)
-        plan: trt.IHostMemory | None = builder.build_serialized_network(network, config)
+        calibrator = self._calibrate(
+            network, config, onnx_path, spec, calibration=calibration, progress=progress
+        )
+        try:
+            plan: trt.IHostMemory | None = builder.build_serialized_network(network, config)
+            if calibrator is not None:
+                calibrator.raise_if_failed()
+        finally:
+            if calibrator is not None:
+                calibrator.close()
         if plan is None:
             raise ModelLoadError(
                 f"TensorRT could not build an engine from {onnx_path} for {spec.device} ({spec.precision}); "
@@ -318,11 +356,55 @@ class TensorRTBuilder:
         if not refused and timing_cache and reporter.timing_cache_errors:
             refused = f"TensorRT did not use it ({reporter.timing_cache_errors[0]})"
         updated: trt.ITimingCache = config.get_timing_cache()
-        return BuildOutput(bytes(memoryview(plan)), bytes(memoryview(updated.serialize())), refused)
+        return BuildOutput(
+            bytes(memoryview(plan)),
+            bytes(memoryview(updated.serialize())),
+            refused,
+            calibrator.table if calibrator is not None else None,
+        )
+
+    def _calibrate(
+        self,
+        network: trt.INetworkDefinition,
+        config: trt.IBuilderConfig,
+        onnx_path: Path,
+        spec: EngineSpec,
+        *,
+        calibration: Calibration | None,
+        progress: ProgressCallback,
+    ) -> Calibrator | None:
+        """Set up TensorRT's INT8 calibration where this build needs it; return its calibrator."""
+        if spec.precision != "int8" or self.int8_route() != INT8_CALIBRATION:
+            return None
+        if calibration is None or not calibration.files:
+            raise InvalidSettingError(
+                "int8 needs calibration images: set calibration_dir to a folder of typical frames"
+            )
+        kept = keep_convs_in_fp16(self.trt, network, onnx_path)
+        config.set_flag(self.trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
+        height, width = spec.image_size
+        calibrator = Calibrator(
+            calibration,
+            (spec.batch, 3, height, width),
+            0 if spec.is_dla else spec.device_index,  # a DLA reads GPU 0's memory
+            progress,
+        )
+        config.int8_calibrator = calibrator.make(self.trt)
+        how = (
+            "reusing the calibration table of an earlier build"
+            if calibration.table
+            else f"calibrating on {len(calibration.files)} image(s)"
+        )
+        progress("build", 0.0, f"INT8 by TensorRT calibration: {how}; {kept} Convs kept in FP16")
+        return calibrator
 
 
 def _build_in_this_process(
-    onnx_path: Path, spec: EngineSpec, timing_cache: bytes | None, report: ProgressCallback
+    onnx_path: Path,
+    spec: EngineSpec,
+    timing_cache: bytes | None,
+    calibration: Calibration | None,
+    report: ProgressCallback,
 ) -> BuildOutput:
     """Build in the build process (its entry point: a module-level function, importable by name)."""
-    return TensorRTBuilder().build_here(onnx_path, spec, timing_cache, report)
+    return TensorRTBuilder().build_here(onnx_path, spec, timing_cache, report, calibration)

@@ -75,6 +75,31 @@ def build_sample_images() -> dict[str, Image]:
     }
 
 
+CALIBRATION_SOURCES = ("bus", "zidane", "astronaut", "coffee", "street_1080p", "motorcycle")
+
+
+def write_calibration_folder(folder: Path, count: int = 36) -> Path:
+    """Write ``count`` random crops (some mirrored) of six sample images as JPEGs into a new folder.
+
+    A small stand-in for robot footage, for INT8 calibration in tests and benchmarks; the same
+    crops every time (fixed seed).
+    """
+    images, rng = build_sample_images(), np.random.default_rng(0)
+    folder.mkdir()
+    for index in range(count):
+        image = images[CALIBRATION_SOURCES[index % len(CALIBRATION_SOURCES)]]
+        height, width = image.shape[:2]
+        scale = rng.uniform(0.5, 1.0)
+        crop_h, crop_w = int(height * scale), int(width * scale)
+        top, left = rng.integers(0, height - crop_h + 1), rng.integers(0, width - crop_w + 1)
+        crop = image[top : top + crop_h, left : left + crop_w]
+        cv2.imwrite(
+            str(folder / f"{index:03d}.jpg"),
+            np.ascontiguousarray(crop[:, ::-1] if index % 2 else crop),
+        )
+    return folder
+
+
 def array_sha256(image: npt.NDArray[np.generic]) -> str:
     """Hash of an array's shape, dtype and bytes, to prove two machines used the same input."""
     digest = hashlib.sha256(f"{image.shape}|{image.dtype}|".encode())
