@@ -300,6 +300,9 @@ class DetectorNode(LifecycleNode):
                 self._release()
 
 
+HANDOVER_SWITCH_INTERVAL_S = 0.0002  # how soon a waiting thread gets the GIL (Python: 0.005)
+
+
 def main(args: list[str] | None = None) -> int:
     """Run the detector node until it is finalized, Ctrl-C or SIGTERM; shut it down cleanly."""
     # rclpy's own SIGINT handler would invalidate the context before the node could stop its
@@ -308,6 +311,10 @@ def main(args: list[str] | None = None) -> int:
     # MultiThreadedExecutor took only 46 of 300 1080p frames at 30 Hz next to the GPU pipeline
     # on an H200 host, this executor all 300 (docs/tensorrt.md). The price: while configure
     # builds an engine, services and timers wait for it (the build logs its progress).
+    # A frame handed to the inference thread waits for the GIL until the executor thread blocks
+    # again or Python's switch interval (5 ms by default) ends; rclpy's executor runs Python
+    # for about half a millisecond after each callback, which the hand-over then waits out.
+    sys.setswitchinterval(HANDOVER_SWITCH_INTERVAL_S)
     return run_node(
         DetectorNode,
         args,
