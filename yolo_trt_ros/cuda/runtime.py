@@ -307,7 +307,9 @@ class CudaGraph(_Owned):
             raise
         graph = check(cu.cuStreamEndCapture(stream.handle))
         try:
-            self.handle = check(cu.cuGraphInstantiateWithFlags(graph, 0))
+            self.handle = check(
+                cu.cuGraphInstantiate(graph, 0)
+            )  # (graph, flags) in cuda-python 12+
         finally:
             check(cu.cuGraphDestroy(graph))
 
