@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
-from rclpy.serialization import serialize_message
+from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from test_cameras import Topic, make_camera
@@ -63,8 +63,11 @@ def frame(msg: Any, compressed: bool = False) -> Frame:
 def published(camera: Camera) -> Detection2DArray:
     assert isinstance(camera.detections, Topic)
     (message,) = camera.detections.messages
-    assert isinstance(message, Detection2DArray)
-    return message
+    # serialized bytes where the middleware serializes as detection_cdr does (Fast DDS here)
+    assert isinstance(message, bytes)
+    decoded = deserialize_message(message, Detection2DArray)
+    assert isinstance(decoded, Detection2DArray)
+    return decoded
 
 
 def centers_and_labels(message: Detection2DArray) -> list[tuple[float, float, str]]:

@@ -2,7 +2,8 @@
 
 Runs on the detector node's inference thread. Pixels come from the message without a copy where
 possible; a JPEG for the GPU pipeline is decoded straight into GPU memory. The camera publishes
-Detection2DArray for every frame, and InferenceTiming and the annotated image only while someone
+Detection2DArray for every frame (as serialized bytes where the middleware serializes it as
+``detection_cdr`` does), and InferenceTiming and the annotated image only while someone
 listens. Every frame taken from the mailbox lands in exactly one counter (StreamStats).
 """
 
@@ -15,8 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from rclpy.serialization import deserialize_message, serialize_message
+from std_msgs.msg import Header
 
 from yolo_trt_ros.core.annotate import draw_detections
+from yolo_trt_ros.core.detections import Detections
 from yolo_trt_ros.core.preprocess import to_bgr8
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.errors import InvalidImageError
@@ -24,6 +28,7 @@ from yolo_trt_ros.image_decoders import DecoderChoice
 from yolo_trt_ros.image_headers import EncodedImage
 from yolo_trt_ros.ros import messages
 from yolo_trt_ros.ros.cameras import Camera, Frame
+from yolo_trt_ros.ros.detection_cdr import SerializedDetections
 from yolo_trt_ros.ros.image_conversion import (
     array_to_image_msg,
     compressed_to_array,
@@ -59,6 +64,24 @@ class FrameHandler:
         self.max_pixels = max_pixels
         self.class_id_style = class_id_style
         self.decoder = decoder
+        self.serialized = SerializedDetections()
+        self.serialized.check(
+            serialize_message,
+            deserialize_message,
+            messages.detection_array,
+            Header(frame_id="probe"),
+        )
+
+    def _publish_detections(self, camera: Camera, found: Detections, header: Header) -> None:
+        if self.serialized.enabled:
+            try:
+                camera.detections.publish(
+                    self.serialized.serialize(found, header, self.class_id_style)
+                )
+                return
+            except TypeError as error:  # an rclpy whose publish() takes no bytes
+                self.serialized.disable(f"publish(bytes) refused: {error}")
+        camera.detections.publish(messages.detection_array(found, header, self.class_id_style))
 
     def pixels(
         self,
@@ -120,9 +143,7 @@ class FrameHandler:
                 found = detector(image, pixel_format)
                 times = detector.last_times
             detected = time.perf_counter()
-            camera.detections.publish(
-                messages.detection_array(found, msg.header, self.class_id_style)
-            )
+            self._publish_detections(camera, found, msg.header)
         except InvalidImageError as error:
             camera.stats.bad_frame(str(error))
             camera.warn(error.kind, f"dropped a frame from {camera.topic}: {error}")
