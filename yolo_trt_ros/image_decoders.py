@@ -124,10 +124,12 @@ class NvImgCodecDecoder:
         try:
             stream = self._codec.CodeStream(data)
             image = self._decoder.decode(stream, params=self._params, cuda_stream=cuda_stream)
+            if image is None:  # seen once per fresh decoder on nvImageCodec 0.6: ask again
+                image = self._decoder.decode(stream, params=self._params, cuda_stream=cuda_stream)
         except Exception as error:  # noqa: BLE001 - whatever nvImageCodec refuses, OpenCV gets a try
             image, why = None, f"{type(error).__name__}: {error}"
         else:
-            why = "nvImageCodec decoded nothing"
+            why = "nvImageCodec decoded nothing, twice"
         if image is None:
             self.fallbacks += 1
             self.last_fallback = why
