@@ -3,9 +3,10 @@
 TensorRT 8.6 cannot build YOLO11's Q/DQ ONNX: its builder fails an internal assertion
 (``chooseHigherPrecision``) for every Q/DQ placement tried (docs/tensorrt.md). So below 10 INT8 is
 implicit: with the INT8 and FP16 flags and a calibrator, the builder runs the FP32 network on
-calibration images, sets each tensor's range by entropy calibration (``IInt8EntropyCalibrator2``)
-and picks INT8 kernels where they are faster. The Convs that see the image or feed an output stay
-FP16 by precision constraints, as they stay float in the Q/DQ route (``precision``).
+calibration images, sets each tensor's range (``DEFAULT_METHOD``: entropy calibration,
+``IInt8EntropyCalibrator2``) and picks INT8 kernels where they are faster. The Convs that see the
+image or feed an output stay FP16 by precision constraints, as they stay float in the Q/DQ route
+(``precision``).
 
 The calibration table TensorRT writes comes back with the engine; the engine manager keeps it, so a
 later build of the same model and images (the optimised one after a quick one) skips calibration.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -23,7 +24,11 @@ from yolo_trt_ros.engine.build_process import ProgressCallback
 from yolo_trt_ros.engine.precision import CalibrationReader, convs_to_keep_in_float, import_onnx
 from yolo_trt_ros.errors import ModelLoadError
 
-__all__ = ["Calibration", "Calibrator", "keep_convs_in_fp16"]
+__all__ = ["CALIBRATORS", "DEFAULT_METHOD", "Calibration", "Calibrator", "keep_convs_in_fp16"]
+
+# TensorRT's calibrator classes by method: entropy (KL divergence, may clip outliers) or min-max
+CALIBRATORS: Final = {"entropy": "IInt8EntropyCalibrator2", "minmax": "IInt8MinMaxCalibrator"}
+DEFAULT_METHOD = "entropy"
 
 
 @dataclass(frozen=True)
@@ -104,13 +109,14 @@ class Calibrator:
         self._progress("calibrate", 20.0, f"calibrating INT8: image {self._done} of {self._count}")
         return int(self._buffer.ptr)
 
-    def make(self, trt: Any) -> Any:
-        """Return the TensorRT calibrator object that calls back into this one."""
+    def make(self, trt: Any, method: str | None = None) -> Any:
+        """Return the TensorRT calibrator (``CALIBRATORS[method]``) that calls back into this one."""
         owner = self
+        base = getattr(trt, CALIBRATORS[method or DEFAULT_METHOD])
 
-        class _EntropyCalibrator(trt.IInt8EntropyCalibrator2):  # type: ignore[misc]
+        class _Calibrator(base):  # type: ignore[misc, valid-type]
             def __init__(self) -> None:
-                trt.IInt8EntropyCalibrator2.__init__(self)
+                base.__init__(self)
 
             def get_batch_size(self) -> int:
                 return owner._shape[0]
@@ -125,7 +131,7 @@ class Calibrator:
             def write_calibration_cache(self, cache: Any) -> None:
                 owner.table = bytes(memoryview(cache))
 
-        return _EntropyCalibrator()
+        return _Calibrator()
 
     def raise_if_failed(self) -> None:
         """Raise what went wrong while TensorRT read the calibration images, if anything did."""
