@@ -126,6 +126,11 @@ def test_calibration_set_identity(prepared: dict[str, Path], tmp_path: Path) -> 
     files = calibration_images(prepared["calibration"])
     assert len(files) == 36 and calibration_sha256(files) == calibration_sha256(list(files))
     assert calibration_sha256(files[:-1]) != calibration_sha256(files)
+    # where TensorRT calibrates, its calibrator is part of the engine's identity too
+    assert calibration_sha256(files, "tensorrt minmax") != calibration_sha256(files)
+    assert calibration_sha256(files, "tensorrt minmax") != calibration_sha256(
+        files, "tensorrt entropy"
+    )
     with pytest.raises(InvalidSettingError, match="does not exist"):
         calibration_images(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
+from yolo_trt_ros.engine import int8_calibration
 from yolo_trt_ros.engine.cache import CachedEngine, EngineCache
 from yolo_trt_ros.engine.export import export_onnx
 from yolo_trt_ros.engine.fingerprint import current_fingerprint
@@ -270,9 +271,10 @@ class EngineManager:
                 "int8 needs calibration images: set calibration_dir to a folder of typical frames"
             )
         files = calibration_images(request.calibration_dir)
-        calibration = calibration_sha256(files)
         if int8_by_tensorrt:
-            return onnx, calibration
+            method = int8_calibration.DEFAULT_METHOD  # read now: the one the build will use
+            return onnx, calibration_sha256(files, f"tensorrt {method}")
+        calibration = calibration_sha256(files)
         size = request.image_size or (640, 640)
         target = self.prepared_dir / f"{digest}-int8-{calibration[:12]}-{size[0]}x{size[1]}.onnx"
         self._convert_once(

@@ -53,9 +53,13 @@ def calibration_images(folder: Path, limit: int = 500) -> list[Path]:
     return files
 
 
-def calibration_sha256(files: Sequence[Path]) -> str:
-    """One hash over the calibration files' names and bytes: a different set means a different engine."""
-    digest = hashlib.sha256()
+def calibration_sha256(files: Sequence[Path], method: str = "") -> str:
+    """One hash over the calibration files' names and bytes: a different set means a different engine.
+
+    ``method`` (TensorRT's calibrator, where TensorRT calibrates) is hashed too: another
+    calibrator gives another engine from the same images.
+    """
+    digest = hashlib.sha256(method.encode() + b"\0" if method else b"")
     for path in files:
         digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
