@@ -63,10 +63,10 @@ def keep_convs_in_fp16(trt: Any, network: Any, onnx_path: Path) -> int:
 class Calibrator:
     """Feeds letterboxed calibration images to TensorRT's builder through one device buffer.
 
-    ``make(trt)`` returns the calibrator TensorRT calls (``CALIBRATORS[DEFAULT_METHOD]``); errors
-    in its callbacks (an unreadable image) are kept and raised by ``raise_if_failed`` after the build, because
-    TensorRT would only print them. ``table`` holds the calibration table TensorRT wrote (or the
-    one it was given). ``close`` frees the GPU buffer.
+    ``make(trt)`` returns the calibrator TensorRT calls (``CALIBRATORS[DEFAULT_METHOD]``). Errors
+    in its callbacks (an unreadable image) are kept and raised by ``raise_if_failed`` after the
+    build, because TensorRT would only print them. ``table`` holds the calibration table TensorRT
+    wrote (or the one it was given). ``close`` frees the GPU buffer.
     """
 
     def __init__(
