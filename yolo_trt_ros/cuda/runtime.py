@@ -435,15 +435,26 @@ def copy_device_to_host(host_ptr: int, device_ptr: int, nbytes: int, stream: Cud
 
 
 def copy_host_to_device_now(device_ptr: int, host: npt.NDArray[Any]) -> None:
-    """Copy a host array to the device and wait (for one-off uploads such as lookup tables)."""
+    """Copy a host array to the device and wait until it is there (one-off uploads: tables).
+
+    ``cuMemcpyHtoD`` from pageable memory returns once the data is staged, possibly before it
+    reaches the device, and our streams do not wait for the legacy stream that copy runs on: a
+    kernel queued next could read the old contents. Hence the context synchronisation.
+    """
     data = np.ascontiguousarray(host)
     check(cu.cuMemcpyHtoD(device_ptr, data.ctypes.data, data.nbytes))
+    check(cu.cuCtxSynchronize())
 
 
 def fill_int32(device_ptr: int, value: int, count: int, stream: CudaStream | None = None) -> None:
-    """Set ``count`` int32 words to ``value``: queued on ``stream``, or at once without one."""
+    """Set ``count`` int32 words to ``value``: queued on ``stream``, or done before returning.
+
+    Without a stream the fill is waited for: ``cuMemsetD32`` on device memory may return before
+    it is done, on the legacy stream, which our non-blocking streams do not wait for.
+    """
     if stream is None:
         check(cu.cuMemsetD32(device_ptr, value, count))
+        check(cu.cuCtxSynchronize())
     else:
         check(cu.cuMemsetD32Async(device_ptr, value, count, stream.handle))
 
