@@ -36,7 +36,8 @@ skips that leg with the reason in the JSON:
   weights, yolo_trt_ros/testing/ultralytics_torch.py), median wall time per frame at each size.
 
 The summary holds the ratios where both sides were measured, against the targets: pipeline <= 1.3 x
-bare execute; node processing (InferenceTiming total, raw frames) <= pipeline + 1 ms; end to end
+bare execute; node processing (InferenceTiming total, raw frames) <= pipeline + 1 ms (the pipeline
+timed at the camera's rate, as the node runs; back to back reported beside it); end to end
 >= 10 x faster than Ultralytics predict. JSON to stdout and ``--out``, a PNG with ``--plot``;
 progress and the node's log to stderr. Every child is stopped with SIGINT, then killed.
 
@@ -776,6 +777,8 @@ def summarize(
         # the target's "bare TensorRT execute": plain execute_async_v3, as trtexec times it
         over_bare = _ratio(wall, plain if plain is not None else bare)
         minus = None if node_total is None or wall is None else round(node_total - wall, 3)
+        paced_minus = None if node_total is None or paced is None else round(node_total - paced, 3)
+        judged = paced_minus if paced_minus is not None else minus
         speedup = _ratio(theirs, end_to_end)
         comparisons.append(
             {
@@ -791,11 +794,15 @@ def summarize(
                 "pipeline_at_camera_rate_ms_p50": paced,
                 "node_total_ms_p50": node_total,
                 "node_processing_minus_pipeline_ms": minus,
-                "node_processing_minus_pipeline_at_camera_rate_ms": None
-                if node_total is None or paced is None
-                else round(node_total - paced, 3),
-                # the JPEG decode is the node's and not the pipeline's: the target is for raw frames
+                "node_processing_minus_pipeline_at_camera_rate_ms": paced_minus,
+                # Judged like for like: the node sees frames at the camera's rate, so against the
+                # pipeline at that rate (the GPU lowers its clocks between frames for both);
+                # back to back only where the paced leg is missing. The JPEG decode is the node's
+                # and not the pipeline's: the target is for raw frames.
                 "node_processing_minus_pipeline_met": None
+                if judged is None or case["format"] != "raw"
+                else judged <= GOAL_NODE_MINUS_PIPELINE_MS,
+                "node_processing_minus_pipeline_back_to_back_met": None
                 if minus is None or case["format"] != "raw"
                 else minus <= GOAL_NODE_MINUS_PIPELINE_MS,
                 "end_to_end_ms_p50": end_to_end,
