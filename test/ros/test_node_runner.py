@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -11,7 +12,7 @@ import rclpy
 from rclpy.executors import Executor, MultiThreadedExecutor
 from rclpy.node import Node
 
-from yolo_trt_ros.ros.node_runner import run_node
+from yolo_trt_ros.ros.node_runner import run_node, spin_forever, stop_requested
 
 
 @pytest.fixture(autouse=True)
@@ -58,3 +59,32 @@ def test_sigterm_ends_the_spin_like_ctrl_c_while_ros_is_still_up() -> None:
     assert status == 0
     assert stopped == [True]  # stop(node) ran before rclpy shut down
     assert not rclpy.ok()
+
+
+class _SignalsWhenCollected:
+    """Sends SIGTERM from its finalizer: the handler's KeyboardInterrupt is raised inside
+    ``__del__``, where Python drops it ("Exception ignored in ..."), as it happens with rclpy's
+    loggers when a stop signal arrives at the wrong moment."""
+
+    def __del__(self) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0)  # the handler runs here, inside __del__
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the drop itself
+def test_a_stop_signal_whose_exception_python_dropped_still_ends_the_spin() -> None:
+    fallback: list[bool] = []
+
+    def spin(node: Node, executor: Executor) -> int:
+        def give_up() -> None:  # only if the flag did not end the spin: fail, do not hang
+            fallback.append(True)
+            executor.context.shutdown()
+
+        node.create_timer(3.0, give_up)
+        _SignalsWhenCollected()  # collected at once: the exception is dropped, the flag stays
+        spin_forever(node, executor)
+        return 7  # reached: the KeyboardInterrupt really was dropped
+
+    status = run_node(lambda: Node("runner_dropped_signal"), spin=spin)
+    assert status == 7
+    assert stop_requested.is_set() and not fallback

@@ -39,7 +39,7 @@ from yolo_trt_ros.ros.inference_worker import InferenceWorker
 from yolo_trt_ros.ros.model_facts import label_info
 from yolo_trt_ros.ros.model_in_use import ModelInUse
 from yolo_trt_ros.ros.model_topics import ModelTopics
-from yolo_trt_ros.ros.node_runner import run_node
+from yolo_trt_ros.ros.node_runner import run_node, spin_until
 from yolo_trt_ros.ros.service_guard import guard_services
 from yolo_trt_ros.settings import PARAMETERS, DetectorConfig
 from yolo_trt_ros.stream import NewestFrameMailbox
@@ -326,7 +326,7 @@ def main(args: list[str] | None = None) -> int:
 
 
 def _spin_until_finished(node: DetectorNode, executor: Executor) -> None:
-    executor.spin_until_future_complete(node.finished)  # until finalized or Ctrl-C
+    spin_until(executor, node.finished.done)  # until finalized, Ctrl-C or SIGTERM
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ Two ways to take the signals, chosen per command:
 - ``own_signals=True``: rclpy's handlers stay off and both SIGINT and SIGTERM raise
   KeyboardInterrupt in the main thread, so the command leaves its spin while ROS is still up and
   can stop its nodes (the detector stops its inference thread and transitions to finalized; the
-  measurement tools still write their report). The spin must wake now and then (a timer, a
-  timeout or a background thread) for Python to raise it.
+  measurement tools still write their report). They also set ``stop_requested``: Python drops an
+  exception raised while a finalizer (``__del__``) runs, and rclpy's loggers have one, so the spins
+  here wake every 0.1 s and end on the flag too.
 - ``own_signals=False``: rclpy's handlers shut the context down on a signal, which also wakes an
   executor blocked without a timeout; the spin ends with KeyboardInterrupt or
   ExternalShutdownException.
@@ -15,21 +16,34 @@ Two ways to take the signals, chosen per command:
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Final, TypeVar
 
 import rclpy
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
-__all__ = ["ros_session", "run_node", "spin_forever", "stop_on_sigterm"]
+__all__ = [
+    "ros_session",
+    "run_node",
+    "spin_forever",
+    "spin_until",
+    "stop_on_sigterm",
+    "stop_requested",
+]
 
 NodeT = TypeVar("NodeT", bound=Node)
 
 
+_WAKE_S: Final = 0.1  # how often a spin looks at stop_requested
+stop_requested = threading.Event()  # set by SIGINT and SIGTERM (with own_signals)
+
+
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    stop_requested.set()  # kept even if the exception below lands in a __del__ and is dropped
     raise KeyboardInterrupt  # leave the spin the same way Ctrl-C does, while ROS is still up
 
 
@@ -38,16 +52,23 @@ def stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
 
 
+def spin_until(executor: Executor, done: Callable[[], bool]) -> None:
+    """Spin until ``done()`` or a stop signal (``stop_requested``), waking every 0.1 s."""
+    while not done() and not stop_requested.is_set():
+        executor.spin_once(timeout_sec=_WAKE_S)
+
+
 @contextmanager
 def ros_session(args: Sequence[str] | None = None, *, own_signals: bool = True) -> Iterator[None]:
     """Initialise rclpy for the ``with`` block and shut it down after it (see the module doc)."""
     arguments = None if args is None else list(args)
     if own_signals:
+        stop_requested.clear()  # a new session: an earlier one's stop is not this one's
         rclpy.init(args=arguments, signal_handler_options=SignalHandlerOptions.NO)
         stop_on_sigterm()
         # A shell starts background jobs with SIGINT ignored, and Python then never raises
         # KeyboardInterrupt; ros2 launch and users stop nodes with SIGINT, so always take it.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
     else:
         rclpy.init(args=arguments)
     try:
@@ -58,7 +79,7 @@ def ros_session(args: Sequence[str] | None = None, *, own_signals: bool = True) 
 
 def spin_forever(node: Node, executor: Executor) -> None:
     """Spin until Ctrl-C, SIGTERM or an external shutdown (the default for `run_node`)."""
-    executor.spin()
+    spin_until(executor, lambda: not executor.context.ok())
 
 
 def run_node(
