@@ -13,7 +13,7 @@ import pytest
 
 from yolo_trt_ros.errors import BackendNotAvailableError, InvalidSettingError
 from yolo_trt_ros.models import bundled_model_path
-from yolo_trt_ros.runtime_plan import Machine, open_detector, resolve_plan
+from yolo_trt_ros.runtime_plan import Machine, RuntimePlan, open_detector, resolve_plan
 
 ONNX = Path("yolo11n.onnx")
 ENGINE = Path("yolo11n.engine")
@@ -50,9 +50,9 @@ def test_gpu_with_tensorrt_runs_tensorrt_fp16_in_the_gpu_pipeline() -> None:
 def test_gpu_without_tensorrt_runs_torch_at_the_precision_it_reports() -> None:
     plan = resolve_plan(ONNX, machine=TORCH_GPU)
     assert (plan.backend, plan.precision, plan.pipeline) == ("torch", "fp16", "gpu")
-    assert plan.backend_options() == {"precision": "fp16"}  # what torch is told is what is reported
+    assert plan.backend_options()["precision"] == "fp16"  # what torch is told is what is reported
     fp32 = resolve_plan(ONNX, precision="fp32", device="cuda:1", machine=TORCH_GPU)
-    assert fp32.backend_options() == {"precision": "fp32"} and fp32.device == "cuda:1"
+    assert fp32.backend_options()["precision"] == "fp32" and fp32.device == "cuda:1"
     assert resolve_plan(ONNX, machine=TORCH_GPU_NO_NVRTC).pipeline == "host"
 
 
@@ -109,3 +109,12 @@ def test_torch_is_asked_only_where_the_plan_could_take_it() -> None:
     assert resolve_plan(ONNX, machine=unasked).backend == "tensorrt"
     assert resolve_plan(ONNX, device="cpu", machine=unasked).backend == "onnxruntime"
     assert Machine(torch_cuda=True).has_torch_cuda() and not Machine().has_torch_cuda()
+
+
+def test_backend_options_carry_the_precision_to_torch_and_cuda_graph_to_device_backends() -> None:
+    torch_plan = RuntimePlan("torch", "fp16", "cuda:0", "gpu")
+    tensorrt_plan = RuntimePlan("tensorrt", "int8", "cuda:0", "gpu")
+    onnx_plan = RuntimePlan("onnxruntime", "fp32", "cpu", "host")
+    assert torch_plan.backend_options() == {"precision": "fp16", "cuda_graph": True}
+    assert tensorrt_plan.backend_options(cuda_graph=False) == {"cuda_graph": False}
+    assert onnx_plan.backend_options(cuda_graph=False) == {}  # ONNX Runtime takes no such option

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -129,9 +128,15 @@ class RuntimePlan:
         where = "GPU pipeline" if self.pipeline == "gpu" else "host pipeline"
         return f"{self.backend} {self.precision} on {self.device}, {where}"
 
-    def backend_options(self) -> dict[str, Any]:
-        """Options the backend's ``load`` takes from the plan (torch runs the plan's precision)."""
-        return {"precision": self.precision} if self.backend == "torch" else {}
+    def backend_options(self, *, cuda_graph: bool = True) -> dict[str, Any]:
+        """Options the backend's ``load`` takes from the plan (torch runs the plan's precision).
+
+        ``cuda_graph`` goes to the backends that replay CUDA graphs (tensorrt, torch).
+        """
+        options: dict[str, Any] = {"precision": self.precision} if self.backend == "torch" else {}
+        if self.backend in ("tensorrt", "torch"):
+            options["cuda_graph"] = cuda_graph
+        return options
 
 
 def _resolve_device(device: str, machine: Machine) -> tuple[str, str]:
@@ -269,8 +274,13 @@ def resolve_plan(
     )
 
 
-def open_detector(plan: RuntimePlan, model: Path, **settings: Any) -> Detector:
-    """Load the model as the plan says: the GPU pipeline (``GpuDetector``) or the host ``Detector``."""
+def open_detector(
+    plan: RuntimePlan, model: Path, *, cuda_graph: bool = True, **settings: Any
+) -> Detector:
+    """Load the model as the plan says: the GPU pipeline (``GpuDetector``) or the host ``Detector``.
+
+    ``cuda_graph``: let the tensorrt and torch backends replay the model as a CUDA graph.
+    """
     from yolo_trt_ros.detector import Detector  # noqa: PLC0415 - keeps plan resolution light
 
     detector_class: type[Detector] = Detector
@@ -278,7 +288,7 @@ def open_detector(plan: RuntimePlan, model: Path, **settings: Any) -> Detector:
         from yolo_trt_ros.gpu.pipeline import GpuDetector  # noqa: PLC0415 - needs cuda-python
 
         detector_class = GpuDetector
-    options: Mapping[str, Any] = plan.backend_options()
+    options = plan.backend_options(cuda_graph=cuda_graph)
     return detector_class.from_model(
         model, backend=plan.backend, device=plan.device, backend_options=options, **settings
     )

@@ -152,6 +152,7 @@ def open_configured(plan: RuntimePlan, path: Path, config: DetectorConfig) -> De
     detector = open_detector(
         plan,
         path,
+        cuda_graph=config.cuda_graph,
         conf=config.confidence_threshold,
         iou=config.iou_threshold,
         max_det=config.max_detections,

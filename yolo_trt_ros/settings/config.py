@@ -62,6 +62,7 @@ class DetectorConfig:
     device: str = _default("device")
     pipeline: str = _default("pipeline")
     optimize_in_background: bool = _default("optimize_in_background")
+    cuda_graph: bool = _default("cuda_graph")
     optimization_level: int = _default("optimization_level")
     image_size: int = _default("image_size")
     confidence_threshold: float = _default("confidence_threshold")
