@@ -332,7 +332,11 @@ def pipeline_leg(job: Mapping[str, Any]) -> dict[str, Any]:
     detector = GpuDetector.from_model(
         model, backend=backend, device=device, backend_options=options
     )
-    plain = load_backend(model, backend, device, **options, cuda_graph=False)
+    try:
+        plain = load_backend(model, backend, device, **options, cuda_graph=False)
+    except BaseException:
+        detector.close()
+        raise
     assert isinstance(plain, DeviceBackend)
     with detector, plain:
         result["device"] = detector.backend.device

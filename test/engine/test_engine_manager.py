@@ -188,3 +188,8 @@ def test_int8_below_tensorrt_10_is_calibrated_by_tensorrt_and_its_table_is_reuse
     manager.prepare(replace(request, quick_first=False))
     third = builder.calibrations[2]
     assert third is not None and third.table is None and len(third.files) == 3
+    assert third.method == "minmax"  # the calibrator the hash names goes to the build
+    # force calibrates again even though a table for these images is saved
+    manager.prepare(replace(request, quick_first=False, force=True))
+    forced = builder.calibrations[3]
+    assert forced is not None and forced.table is None

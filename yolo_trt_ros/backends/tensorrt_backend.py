@@ -12,8 +12,8 @@ a row, its ``execute_async_v3`` is captured and then replayed with one launch. E
 engine is hundreds of kernel launches, about a millisecond of host time on TensorRT 8.6, which a
 replay saves. Any change of input shape forgets every graph, since the context's state moved
 (dynamic shapes may live in memory the graph reads), so alternating shapes simply never capture.
-A capture TensorRT or the driver refuses turns graphs off for this engine, says why in
-``version``, and the frame still runs.
+A capture TensorRT or the driver refuses is tried again after two more plain runs; the third
+refusal turns graphs off for this engine and says why in ``version``. The frame always runs.
 
 Engines written by Ultralytics (JSON header) and by our cache (JSON sidecar beside the engine) both
 carry class names and sizes. Runs on TensorRT 8.6 (JetPack 6.0), 10.x and 11.x: the calls used
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["TensorRTBackend", "parse_device"]
 
 _MAX_SHAPES: Final = 8  # input shapes kept prepared at once (a camera rarely changes size)
+_CAPTURE_TRIES: Final = 3  # refused captures before graphs are off for the engine
 
 
 def parse_device(device: str) -> tuple[str, int]:
@@ -84,6 +85,8 @@ class _TensorRTBinding(DeviceBinding):
     def __init__(self, backend: TensorRTBackend, shape: tuple[int, ...]) -> None:
         self._backend = backend
         self.shape = shape
+        self.graph: CudaGraph | None = None  # the captured execute, while this binding stays active
+        self.runs_in_a_row = 0
         context = backend._require_context()
         spec = backend._inputs[0]
         if not context.set_input_shape(spec.name, shape):
@@ -93,17 +96,19 @@ class _TensorRTBinding(DeviceBinding):
             )
         device = backend.cuda_device
         self._buffers: list[DeviceBuffer] = []
-        self._input = self._allocate(device, shape, spec.dtype)
-        self._outputs = [
-            self._allocate(device, _dims(context.get_tensor_shape(out.name)), out.dtype)
-            for out in backend._outputs
-        ]
+        try:
+            self._input = self._allocate(device, shape, spec.dtype)
+            self._outputs = [
+                self._allocate(device, _dims(context.get_tensor_shape(out.name)), out.dtype)
+                for out in backend._outputs
+            ]
+        except Exception:  # out of memory, an output TensorRT cannot size: free what was taken
+            self.close()
+            raise
         self._addresses = [(spec.name, self._input.ptr)] + [
             (out.name, array.ptr)
             for out, array in zip(backend._outputs, self._outputs, strict=True)
         ]
-        self.graph: CudaGraph | None = None  # the captured execute, while this binding stays active
-        self.runs_in_a_row = 0
 
     def _allocate(self, device: CudaDevice, shape: tuple[int, ...], dtype: Any) -> DeviceArray:
         if any(d < 0 for d in shape):
@@ -189,6 +194,7 @@ class TensorRTBackend(DeviceBackend):
         self._bindings: dict[tuple[int, ...], _TensorRTBinding] = {}
         self._active: _TensorRTBinding | None = None
         self.graphs_wanted = cuda_graph and not device_name.startswith("dla")
+        self._capture_failures = 0
         self._graph_note = "CUDA graph" if self.graphs_wanted else "no CUDA graph"
         self._inputs: list[TensorSpec] = []
         self._outputs: list[TensorSpec] = []
@@ -270,8 +276,8 @@ class TensorRTBackend(DeviceBackend):
                 if self._active is oldest:
                     self._active = None
                 oldest.close()
+            self._activate(None)  # set_input_shape below moves the context off the active binding
             binding = _TensorRTBinding(self, input_shape)
-            self._activate(None)  # set_input_shape above moved the context off the active binding
             self._bindings[input_shape] = binding
         return binding
 
@@ -288,8 +294,14 @@ class TensorRTBackend(DeviceBackend):
         try:
             return CudaGraph(stream, execute)
         except Exception as error:  # noqa: BLE001 - any refusal only means no graph; the frame ran
-            self.graphs_wanted = False
-            self._graph_note = f"no CUDA graph: capturing input {binding.shape} failed: {error}"
+            self._capture_failures += 1
+            binding.runs_in_a_row = 0  # two more plain runs, then another try
+            if self._capture_failures >= _CAPTURE_TRIES:
+                self.graphs_wanted = False
+                self._graph_note = (
+                    f"no CUDA graph: capturing input {binding.shape} failed "
+                    f"{self._capture_failures} times, last: {error}"
+                )
             return None
 
     def _require_context(self) -> tensorrt.IExecutionContext:

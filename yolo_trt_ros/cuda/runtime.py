@@ -285,6 +285,11 @@ class CudaEvent(_Owned):
         check(cu.cuEventDestroy(self.handle))
 
 
+# A graph capture in one thread and a whole-context synchronisation (or a free, which implies one)
+# in another must not overlap: CUDA would invalidate the capture. Both hold this lock.
+_capture_or_sync = threading.RLock()
+
+
 class CudaGraph(_Owned):
     """Work captured once from a stream, then replayed by one launch (one host call, not one each).
 
@@ -299,17 +304,20 @@ class CudaGraph(_Owned):
     def __init__(self, stream: CudaStream, record: Callable[[], object]) -> None:
         super().__init__()
         mode = cu.CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL
-        check(cu.cuStreamBeginCapture(stream.handle, mode))
+        with _capture_or_sync:
+            check(cu.cuStreamBeginCapture(stream.handle, mode))
+            try:
+                record()
+            except BaseException:
+                # end the (now void) capture; a partial graph it may return is not kept
+                ended = cu.cuStreamEndCapture(stream.handle)
+                if ended[0] == _SUCCESS and ended[1] is not None and int(ended[1]):
+                    cu.cuGraphDestroy(ended[1])
+                raise
+            graph = check(cu.cuStreamEndCapture(stream.handle))
         try:
-            record()
-        except BaseException:
-            cu.cuStreamEndCapture(stream.handle)  # ends the (now void) capture; its status is moot
-            raise
-        graph = check(cu.cuStreamEndCapture(stream.handle))
-        try:
-            self.handle = check(
-                cu.cuGraphInstantiate(graph, 0)
-            )  # (graph, flags) in cuda-python 12+
+            # (graph, flags): the signature of cuda-python 12 and later
+            self.handle = check(cu.cuGraphInstantiate(graph, 0))
         finally:
             check(cu.cuGraphDestroy(graph))
 
@@ -380,8 +388,9 @@ class DeviceBuffer(_Owned):
 
     def _release(self) -> None:
         # Like cudaFree: let queued work that may still use the memory finish, then free it.
-        cu.cuCtxSynchronize()
-        check(cu.cuMemFree(self.ptr))
+        with _capture_or_sync:
+            cu.cuCtxSynchronize()
+            check(cu.cuMemFree(self.ptr))
 
 
 class PinnedBuffer(_Owned):
@@ -420,8 +429,9 @@ class PinnedBuffer(_Owned):
 
     def _release(self) -> None:
         self._memory = None
-        cu.cuCtxSynchronize()  # a copy may still be reading or writing it
-        check(cu.cuMemFreeHost(self.ptr))
+        with _capture_or_sync:
+            cu.cuCtxSynchronize()  # a copy may still be reading or writing it
+            check(cu.cuMemFreeHost(self.ptr))
 
 
 def copy_host_to_device(device_ptr: int, host_ptr: int, nbytes: int, stream: CudaStream) -> None:
@@ -442,8 +452,9 @@ def copy_host_to_device_now(device_ptr: int, host: npt.NDArray[Any]) -> None:
     kernel queued next could read the old contents. Hence the context synchronisation.
     """
     data = np.ascontiguousarray(host)
-    check(cu.cuMemcpyHtoD(device_ptr, data.ctypes.data, data.nbytes))
-    check(cu.cuCtxSynchronize())
+    with _capture_or_sync:
+        check(cu.cuMemcpyHtoD(device_ptr, data.ctypes.data, data.nbytes))
+        check(cu.cuCtxSynchronize())
 
 
 def fill_int32(device_ptr: int, value: int, count: int, stream: CudaStream | None = None) -> None:
@@ -453,8 +464,9 @@ def fill_int32(device_ptr: int, value: int, count: int, stream: CudaStream | Non
     it is done, on the legacy stream, which our non-blocking streams do not wait for.
     """
     if stream is None:
-        check(cu.cuMemsetD32(device_ptr, value, count))
-        check(cu.cuCtxSynchronize())
+        with _capture_or_sync:
+            check(cu.cuMemsetD32(device_ptr, value, count))
+            check(cu.cuCtxSynchronize())
     else:
         check(cu.cuMemsetD32Async(device_ptr, value, count, stream.handle))
 

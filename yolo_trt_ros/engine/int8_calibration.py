@@ -40,6 +40,7 @@ class Calibration:
 
     files: tuple[Path, ...]
     table: bytes | None = None
+    method: str = ""  # a key of CALIBRATORS; "" is DEFAULT_METHOD
 
 
 def keep_convs_in_fp16(trt: Any, network: Any, onnx_path: Path) -> int:

@@ -272,7 +272,7 @@ class EngineManager:
             )
         files = calibration_images(request.calibration_dir)
         if int8_by_tensorrt:
-            method = int8_calibration.DEFAULT_METHOD  # read now: the one the build will use
+            method = int8_calibration.DEFAULT_METHOD  # the build gets it in Calibration.method
             return onnx, calibration_sha256(files, f"tensorrt {method}")
         calibration = calibration_sha256(files)
         size = request.image_size or (640, 640)
@@ -375,6 +375,8 @@ class EngineManager:
         spec: EngineSpec,
         fingerprint: DeviceFingerprint,
         calibration_dir: Path | None,
+        *,
+        force: bool = False,
     ) -> Calibration | None:
         """Return the images (and any saved table) of an INT8 build TensorRT calibrates, else None."""
         if spec.precision != "int8" or builder.int8_route() != INT8_CALIBRATION:
@@ -384,7 +386,9 @@ class EngineManager:
                 "int8 needs calibration images: set calibration_dir to a folder of typical frames"
             )
         files = tuple(calibration_images(calibration_dir))
-        return Calibration(files, self.cache.read_calibration_table(spec, fingerprint))
+        # force: calibrate again, even where a table of the same images exists
+        table = None if force else self.cache.read_calibration_table(spec, fingerprint)
+        return Calibration(files, table, int8_calibration.DEFAULT_METHOD)
 
     def _get_or_build(
         self,
@@ -408,7 +412,9 @@ class EngineManager:
                 f"building a {spec.precision} TensorRT engine for {spec.device} at optimisation "
                 f"level {level}; progress follows at least every 10 s",
             )
-            calibration = self._calibration(builder, spec, fingerprint, calibration_dir)
+            calibration = self._calibration(
+                builder, spec, fingerprint, calibration_dir, force=force
+            )
             output = builder.build(
                 onnx,
                 spec,

@@ -267,8 +267,8 @@ class TensorRTBuilder:
             smallest = self.trt.Dims([1, 3, 32, 32] if spec.dynamic else [1, 3, height, width])
             profile.set_shape(image.name, smallest, largest, largest)
             config.add_optimization_profile(profile)
-            if spec.precision == "int8":
-                config.set_calibration_profile(profile)  # calibration runs at the largest shape
+            if spec.precision == "int8" and self.int8_route() == INT8_CALIBRATION:
+                config.set_calibration_profile(profile)  # at the largest shape (gone in 11)
         return config
 
     def _timing_cache(self, config: trt.IBuilderConfig, saved: bytes | None) -> str:
@@ -389,7 +389,7 @@ class TensorRTBuilder:
             0 if spec.is_dla else spec.device_index,  # a DLA reads GPU 0's memory
             progress,
         )
-        config.int8_calibrator = calibrator.make(self.trt)
+        config.int8_calibrator = calibrator.make(self.trt, calibration.method)
         how = (
             "reusing the calibration table of an earlier build"
             if calibration.table

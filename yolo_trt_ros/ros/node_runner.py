@@ -62,8 +62,8 @@ def spin_until(executor: Executor, done: Callable[[], bool]) -> None:
 def ros_session(args: Sequence[str] | None = None, *, own_signals: bool = True) -> Iterator[None]:
     """Initialise rclpy for the ``with`` block and shut it down after it (see the module doc)."""
     arguments = None if args is None else list(args)
+    stop_requested.clear()  # a new session: an earlier one's stop is not this one's
     if own_signals:
-        stop_requested.clear()  # a new session: an earlier one's stop is not this one's
         rclpy.init(args=arguments, signal_handler_options=SignalHandlerOptions.NO)
         stop_on_sigterm()
         # A shell starts background jobs with SIGINT ignored, and Python then never raises

@@ -102,7 +102,7 @@ PARAMETERS: Final[tuple[ParameterSpec, ...]] = (  # the detector node's
     ParameterSpec(
         "cuda_graph",
         True,
-        "tensorrt and torch backends: replay the model as a CUDA graph, one launch per frame instead of hundreds (on TensorRT 8.6 it saves about 1 ms of host time per frame). A capture the GPU refuses turns it off by itself, and EngineInfo's backend_version says so. false: launch every kernel, for debugging.",
+        "tensorrt and torch backends: replay the model as a CUDA graph, one launch per frame instead of hundreds (on TensorRT 8.6 it saves about 1 ms of host time per frame). A capture the GPU refuses three times turns it off by itself (the backend version in the log says why). false: launch every kernel, for debugging.",
     ),
     ParameterSpec(
         "optimization_level",
