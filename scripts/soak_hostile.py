@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import math
 import sys
 import tempfile
@@ -59,6 +58,8 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray
 
+from yolo_trt_ros.ros.diagnostics import FRAME_OUTCOMES
+from yolo_trt_ros.testing.benchmarks import emit_report
 from yolo_trt_ros.testing.hostile_frames import compressed_cases, encode, mutated, raw_cases
 from yolo_trt_ros.testing.node_harness import (
     Collector,
@@ -291,17 +292,10 @@ def hostile_phase(soak: Soak, frames: int, good_every: int) -> dict[str, Any]:
 
 def _closes(values: dict[str, str]) -> bool:
     """Received == published + dropped + skipped + bad + errors + discarded + in flight."""
-    parts = (
-        "frames published",
-        "frames dropped",
-        "frames skipped (rate cap)",
-        "bad frames",
-        "processing errors",
-        "frames discarded (stopped)",
-        "frames in flight",
-    )
     try:
-        return int(values["frames received"]) == sum(int(values.get(p, "0")) for p in parts)
+        return int(values["frames received"]) == sum(
+            int(values.get(p, "0")) for p in FRAME_OUTCOMES
+        )
     except (KeyError, ValueError):
         return False
 
@@ -506,10 +500,7 @@ def main() -> int:
     args = _parser().parse_args()
     with tempfile.TemporaryDirectory(prefix="soak_hostile_") as work:
         report = run(args, Path(work))
-    text = json.dumps(report, indent=2)
-    if args.out:
-        args.out.write_text(text)
-    print(text)
+    emit_report(report, args.out)
     failed = report["crashed"] or report["exit_code"] != 0 or "error" in report
     return 1 if failed else 0
 

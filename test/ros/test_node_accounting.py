@@ -33,17 +33,8 @@ from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
 from yolo_trt_ros.ros import compat
+from yolo_trt_ros.ros.diagnostics import FRAME_OUTCOMES
 from yolo_trt_ros.testing.sample_images import build_sample_images
-
-OUTCOMES = (
-    "frames published",
-    "frames dropped",
-    "frames skipped (rate cap)",
-    "bad frames",
-    "processing errors",
-    "frames discarded (stopped)",
-    "frames in flight",
-)
 
 pytestmark = pytest.mark.skipif(
     not compat.FEATURES.message_info_callbacks,
@@ -78,7 +69,7 @@ class Books:
         status = self.status(camera)
         assert status is not None
         received = int(status_value(status, "frames received"))
-        outcomes = {key: int(status_value(status, key)) for key in OUTCOMES}
+        outcomes = {key: int(status_value(status, key)) for key in FRAME_OUTCOMES}
         assert received == sum(outcomes.values()), (received, outcomes)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # for annotations only: gpu_memory alone must import without 
     from yolo_trt_ros.ros.cameras import Camera
 
 __all__ = [
+    "FRAME_OUTCOMES",
     "NO_INPUT_WARN_S",
     "camera_level",
     "camera_status",
@@ -68,6 +69,19 @@ def camera_level(stats: StatsSnapshot, active: bool, topic: str) -> tuple[bytes,
     )
 
 
+# Where each received frame went, as the camera's diagnostics name it: they add up to
+# "frames received"
+FRAME_OUTCOMES: Final = (
+    "frames published",
+    "frames dropped",
+    "frames skipped (rate cap)",
+    "bad frames",
+    "processing errors",
+    "frames in flight",
+    "frames discarded (stopped)",
+)
+
+
 def camera_status(  # noqa: PLR0917 - one status needs all of these
     node_name: str,
     camera: str,
@@ -102,13 +116,21 @@ def camera_status(  # noqa: PLR0917 - one status needs all of these
         "latency p95 (ms)": f"{stats.latency_p95_ms:.2f}",
         "latency max (ms)": f"{stats.latency_max_ms:.2f}",
         "frames received": stats.received,
-        "frames published": stats.published,
-        "frames dropped": stats.dropped,
-        "frames skipped (rate cap)": stats.skipped,
-        "bad frames": stats.bad_frames,
-        "processing errors": stats.errors,
-        "frames in flight": stats.in_flight,
-        "frames discarded (stopped)": stats.discarded,
+        **dict(
+            zip(
+                FRAME_OUTCOMES,
+                (
+                    stats.published,
+                    stats.dropped,
+                    stats.skipped,
+                    stats.bad_frames,
+                    stats.errors,
+                    stats.in_flight,
+                    stats.discarded,
+                ),
+                strict=True,
+            )
+        ),
         "frames missed before the callback": missed,
         "frames sent (estimated)": sent,
         "last problem": stats.last_problem or "none",
