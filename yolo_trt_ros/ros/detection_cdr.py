@@ -19,6 +19,7 @@ from typing import Any, Final
 import numpy as np
 
 from yolo_trt_ros.core.detections import Detections
+from yolo_trt_ros.ros.messages import class_labels
 
 __all__ = ["SerializedDetections", "detection_array_cdr"]
 
@@ -84,13 +85,6 @@ def detection_array_cdr(
     return bytes(writer.buffer)
 
 
-def _labels(detections: Detections, class_id_style: str) -> list[str]:
-    ids = detections.class_ids.tolist()
-    if class_id_style == "name":
-        return [detections.name_of(int(class_id)) for class_id in ids]
-    return [str(class_id) for class_id in ids]
-
-
 def _probe() -> Detections:
     """Two detections with awkward values: odd-length and non-ASCII names, float32 edges."""
     boxes = np.array([[0.5, 1.25, 640.0, 479.75], [3.0e-3, 7.0, 1919.5, 1080.0]], np.float32)
@@ -143,5 +137,5 @@ class SerializedDetections:
             stamp.sec,
             stamp.nanosec,
             header.frame_id,
-            _labels(detections, class_id_style),
+            class_labels(detections, class_id_style),
         )

@@ -19,7 +19,14 @@ from vision_msgs.msg import (
 from yolo_trt_ros.core.detections import Detections
 from yolo_trt_ros.msg import EngineInfo, InferenceTiming
 
-__all__ = ["detection_array", "engine_info", "inference_timing", "label_info", "time_from_ns"]
+__all__ = [
+    "class_labels",
+    "detection_array",
+    "engine_info",
+    "inference_timing",
+    "label_info",
+    "time_from_ns",
+]
 
 
 def time_from_ns(nanoseconds: int) -> Time:
@@ -27,18 +34,22 @@ def time_from_ns(nanoseconds: int) -> Time:
     return Time(sec=nanoseconds // 1_000_000_000, nanosec=nanoseconds % 1_000_000_000)
 
 
+def class_labels(detections: Detections, class_id_style: str = "name") -> list[str]:
+    """Return each detection's ObjectHypothesis.class_id: its class name, or its index as text."""
+    ids = detections.class_ids.tolist()
+    if class_id_style == "name":
+        return [detections.name_of(class_id) for class_id in ids]
+    return [str(class_id) for class_id in ids]
+
+
 def detection_array(
     detections: Detections, header: Header, class_id_style: str = "name"
 ) -> Detection2DArray:
     """Convert detections (original image pixels) to a Detection2DArray stamped like the image."""
     out = Detection2DArray(header=header)
-    boxes, scores, class_ids = (
-        detections.boxes.tolist(),
-        detections.scores.tolist(),
-        detections.class_ids.tolist(),
-    )
-    for (x1, y1, x2, y2), score, class_id in zip(boxes, scores, class_ids, strict=True):
-        label = detections.name_of(class_id) if class_id_style == "name" else str(class_id)
+    boxes, scores = detections.boxes.tolist(), detections.scores.tolist()
+    labels = class_labels(detections, class_id_style)
+    for (x1, y1, x2, y2), score, label in zip(boxes, scores, labels, strict=True):
         bbox = BoundingBox2D(size_x=x2 - x1, size_y=y2 - y1)
         bbox.center.position.x, bbox.center.position.y = (x1 + x2) / 2, (y1 + y2) / 2
         hypothesis = ObjectHypothesisWithPose(
