@@ -1,4 +1,5 @@
-"""What the GPU tests share: why they skip where no CUDA device exists, the model, the comparisons.
+"""What the GPU tests share: why they skip where no CUDA device exists, the model, the comparisons
+(the INT8 tests on ONNX Runtime match detections the same way).
 
 The GPU tests need no ROS and import nothing from conftest.py, so on a GPU machine without ROS they
 run on their own: ``pytest --noconftest -p no:cacheprovider test/test_gpu_*.py`` with the
@@ -107,3 +108,21 @@ def disagreements(
             f"{name}: extra {p}" for p in unmatched(got, expected, min_score=0.3, min_iou=min_iou)
         ]
     return problems
+
+
+def best_matches(reference: Detections, other: Detections) -> list[tuple[float, int]]:
+    """For each reference detection: the best IoU with a same-class ``other`` and its index.
+
+    (0.0, -1) where ``other`` has none of that class. Not one-to-one: recall at an IoU, as mAP
+    counts it against a ranking.
+    """
+    found: list[tuple[float, int]] = []
+    for index in range(len(reference)):
+        same = np.flatnonzero(other.class_ids == reference.class_ids[index])
+        if not len(same):
+            found.append((0.0, -1))
+            continue
+        ious = box_iou(reference.boxes[index : index + 1], other.boxes[same])[0]
+        best = int(np.nanargmax(ious))
+        found.append((float(ious[best]), int(same[best])))
+    return found

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from gpu_support import best_matches
 from onnx import numpy_helper
 
 from yolo_trt_ros.core.detections import Detections
-from yolo_trt_ros.core.nms import box_iou
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.engine.cache import EngineCache
 from yolo_trt_ros.engine.manager import EngineManager, ExportRequest
@@ -41,15 +41,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _best_ious(reference: Detections, other: Detections) -> list[float]:
-    ious = []
-    for index in range(len(reference)):
-        same = other.class_ids == reference.class_ids[index]
-        ious.append(
-            float(np.nanmax(box_iou(reference.boxes[index : index + 1], other.boxes[same])))
-            if same.any()
-            else 0.0
-        )
-    return ious
+    return [iou for iou, _ in best_matches(reference, other)]
 
 
 def test_fp16_model_keeps_fp32_io_and_metadata(prepared: dict[str, Path]) -> None:

@@ -17,7 +17,13 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
-from gpu_support import cuda_skip_reason, disagreements, model_path, unmatched
+from gpu_support import (
+    best_matches,
+    cuda_skip_reason,
+    disagreements,
+    model_path,
+    unmatched,
+)
 
 from yolo_trt_ros.detector import Detector
 
@@ -33,7 +39,6 @@ pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
 if _reason is None:
     from yolo_trt_ros.backends import load_backend
     from yolo_trt_ros.backends.tensorrt_backend import TensorRTBackend
-    from yolo_trt_ros.core.nms import box_iou
     from yolo_trt_ros.cuda.runtime import allocation_stats
     from yolo_trt_ros.engine.cache import EngineCache
     from yolo_trt_ros.engine.manager import EngineManager, ExportRequest, PreparedModel
@@ -192,16 +197,11 @@ def test_int8_engine_recalls_the_fp32_detections(
     with Detector.from_model(prepared.path, backend="tensorrt", conf=0.05) as int8:
         for image in images.values():
             reference, quantized = cpu_detector(image), int8(image)
-            for index in range(len(reference)):
-                same = np.flatnonzero(quantized.class_ids == reference.class_ids[index])
+            for index, (iou, match) in enumerate(best_matches(reference, quantized)):
                 total += 1
-                if not len(same):
-                    continue
-                ious = box_iou(reference.boxes[index : index + 1], quantized.boxes[same])[0]
-                best = int(np.nanargmax(ious))
-                if ious[best] >= 0.5:
+                if iou >= 0.5:
                     found += 1
-                    shifts.append(float(quantized.scores[same[best]] - reference.scores[index]))
+                    shifts.append(float(quantized.scores[match] - reference.scores[index]))
     recall = found / total
     shift = np.asarray(shifts)
     print(
