@@ -29,7 +29,6 @@ Options: ``--iterations N`` timed iterations per size (default 50), ``--warmup N
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -43,7 +42,7 @@ import numpy.typing as npt
 import onnxruntime
 
 from yolo_trt_ros.detector import Detector
-from yolo_trt_ros.testing.benchmarks import git_commit, street_frames, summarize
+from yolo_trt_ros.testing.benchmarks import emit_report, git_commit, street_frames, summarize
 
 GOAL_SIZE: Final = "1920x1080"
 GOAL_RATIO: Final = 0.15
@@ -180,10 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.iterations < 1 or args.warmup < 0 or args.threads < 0:
         parser.error("--iterations must be at least 1, --warmup and --threads at least 0")
     report = run(args)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out is not None:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    emit_report(report, args.out)
     return 0
 
 

@@ -27,7 +27,6 @@ the first frame processed within 0.5 s of the camera appearing (``first_detectio
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import statistics
@@ -235,10 +234,9 @@ def main() -> int:
                 report["cases"][case] = {"median": medians, "runs": runs}
     finally:
         camera.close()
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    from yolo_trt_ros.testing.benchmarks import emit_report  # noqa: PLC0415
+
+    emit_report(report, args.out)
     return 0
 
 

@@ -21,7 +21,6 @@ the reason. JSON to stdout and ``--out``; ``--plot`` draws the medians.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -184,10 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         "unavailable": missing,
         "results": records,
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    from yolo_trt_ros.testing.benchmarks import emit_report  # noqa: PLC0415
+
+    emit_report(report, args.out)
     if args.plot:
         plot(records, args.plot)
     return 0

@@ -1236,10 +1236,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--node-param takes NAME:=VALUE")
     with tempfile.TemporaryDirectory(prefix="bench_node_") as work:
         report, status = run(args, Path(work))
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    from yolo_trt_ros.testing.benchmarks import emit_report  # noqa: PLC0415
+
+    emit_report(report, args.out)
     if args.plot and report["cases"]:
         try:
             plot(report, args.plot)

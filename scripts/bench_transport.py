@@ -457,10 +457,9 @@ def main(argv: list[str] | None = None) -> int:
         "cases": records,
         "summary": summarize(records),
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    from yolo_trt_ros.testing.benchmarks import emit_report  # noqa: PLC0415
+
+    emit_report(report, args.out)
     if args.plot:
         plot(records, sizes, args.plot)
     return 0

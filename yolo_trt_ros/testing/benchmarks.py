@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import cv2
 import numpy as np
@@ -20,6 +21,7 @@ from yolo_trt_ros.testing.sample_images import build_sample_images
 __all__ = [
     "FRAME_SIZES",
     "Frame",
+    "emit_report",
     "git_commit",
     "parse_size",
     "private_ros_environment",
@@ -117,3 +119,11 @@ def private_ros_environment() -> tuple[dict[str, str], str]:
     variables = localhost_domain(100, 200)
     dds = dds_environment()  # as the launch files: the user's own profile or opt-out wins
     return {**variables, **dds.variables}, dds.reason
+
+
+def emit_report(report: Any, out: Path | None) -> None:
+    """Print a benchmark's JSON report, and write it to ``out`` when one is given."""
+    text = json.dumps(report, indent=2)
+    print(text)
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
