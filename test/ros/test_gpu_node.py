@@ -1,5 +1,7 @@
 """The detector node on a real GPU with TensorRT: configure builds (or loads) an FP16 engine, and a
-1080p frame published over DDS comes back as detections from the GPU pipeline.
+1080p frame published over DDS comes back as detections from the GPU pipeline; with
+``optimize_in_background`` the node answers frames on a quick engine while it builds the optimised
+one, and keeps answering across the swap.
 
 Skipped, with the reason, where there is no CUDA device or no TensorRT (the CI machine). The
 expected detections come from the CPU pipeline (ONNX Runtime, FP32) on the same pixels: same class,
@@ -9,6 +11,7 @@ IoU >= 0.9, for detections scoring above 0.3 (FP16 moves scores a little).
 from __future__ import annotations
 
 import importlib.util
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +24,11 @@ from node_harness import (
     Collector,
     DetectorProcess,
     expected_raw_and_jpeg,
+    image_message,
     publish_raw_and_jpeg,
+    spin_for,
 )
+from sensor_msgs.msg import Image
 from vision_msgs.msg import Detection2DArray
 
 from yolo_trt_ros.core.detections import Detections
@@ -62,6 +68,10 @@ def _as_detections(
         names,
         hw,
     )
+
+
+def _stamp(message: Detection2DArray) -> tuple[int, int]:
+    return message.header.stamp.sec, message.header.stamp.nanosec
 
 
 def test_node_detects_with_a_tensorrt_fp16_engine_on_the_gpu_pipeline(
@@ -119,3 +129,68 @@ def test_node_detects_with_a_tensorrt_fp16_engine_on_the_gpu_pipeline(
         problems = unmatched(reference, got, min_score=0.3, min_iou=0.9)
         problems += unmatched(got, reference, min_score=0.3, min_iou=0.9)
         assert not problems, problems
+
+
+def test_node_answers_every_frame_while_it_swaps_in_the_optimised_engine(
+    ros: RosHarness, tmp_path: Path, detectors: list[DetectorProcess]
+) -> None:
+    """A fresh engine cache: the quick level-0 engine first, then level 1 built beside the live
+    pipeline (about five minutes on an H200 with TensorRT 8.6) and swapped in. Frames go out at
+    10 Hz the whole time; each must be answered, on both engines, with the CPU pipeline's boxes."""
+    node, optimised_level = "detector_swap", 1
+    frame = build_sample_images()["bus"]
+    detectors.append(
+        DetectorProcess(
+            node,
+            tmp_path,
+            model=str(model_path()),
+            backend="tensorrt",
+            precision="fp16",
+            device="cuda:0",
+            image_topics=["/swap_test/image"],
+            camera_names=["cam"],
+            optimize_in_background=True,
+            optimization_level=optimised_level,
+            engine_cache_dir=str(tmp_path / "engines"),
+            autostart=True,
+        )
+    )
+    engine = Collector(ros, EngineInfo, f"/{node}/engine_info", LATCHED)
+    answers = Collector(ros, Detection2DArray, f"/{node}/cam/detections", 100)
+    camera = ros.node.create_publisher(Image, "/swap_test/image", 10)
+    sent: list[tuple[int, int]] = []
+    answered_on_quick = 0
+    deadline = time.monotonic() + 900
+    while not (engine.messages and engine.messages[-1].optimization_level == optimised_level):
+        assert time.monotonic() < deadline, (
+            f"no optimised engine after 900 s:\n{detectors[0].log[-3000:]}"
+        )
+        if engine.messages:  # the quick engine runs: count what it answers
+            answered_on_quick = len(answers.messages)
+        stamp = Time(sec=1000 + len(sent) // 10, nanosec=(len(sent) % 10) * 100_000_000)
+        camera.publish(image_message(frame, stamp, "camera"))
+        sent.append((stamp.sec, stamp.nanosec))
+        spin_for(ros, 0.1)
+    for index in range(30):  # 3 s more on the optimised engine
+        stamp = Time(sec=5000 + index // 10, nanosec=(index % 10) * 100_000_000)
+        camera.publish(image_message(frame, stamp, "camera"))
+        sent.append((stamp.sec, stamp.nanosec))
+        spin_for(ros, 0.1)
+    last = sent[-1]
+    spin_for(ros, 3.0, lambda: any(_stamp(m) == last for m in answers.messages))
+
+    levels = [info.optimization_level for info in engine.messages]
+    assert levels[0] == 0 and levels[-1] == optimised_level, levels
+    assert all(info.pipeline == "gpu" and info.precision == "fp16" for info in engine.messages)
+    answered = {_stamp(m): m for m in answers.messages}
+    first = next(index for index, stamp in enumerate(sent) if stamp in answered)  # after discovery
+    missing = [stamp for stamp in sent[first:] if stamp not in answered]
+    assert not missing, f"{len(missing)} of {len(sent) - first} frames unanswered: {missing[:10]}"
+    assert answered_on_quick >= 10, "the quick engine answered too few frames to judge the swap"
+    with Detector.from_model(model_path(), backend="onnxruntime", device="cpu") as cpu:
+        expected, names = cpu(frame), cpu.names
+    for stamp in (sent[first], sent[-1]):  # one frame on each engine
+        got = _as_detections(answered[stamp], names, frame.shape[:2])
+        problems = unmatched(expected, got, min_score=0.3, min_iou=0.9)
+        problems += unmatched(got, expected, min_score=0.3, min_iou=0.9)
+        assert not problems, (stamp, problems)
