@@ -156,7 +156,7 @@ def test_node_answers_every_frame_while_it_swaps_in_the_optimised_engine(
         )
     )
     engine = Collector(ros, EngineInfo, f"/{node}/engine_info", LATCHED)
-    answers = Collector(ros, Detection2DArray, f"/{node}/cam/detections", 100)
+    answers = Collector(ros, Detection2DArray, f"/{node}/detections", 100)
     camera = ros.node.create_publisher(Image, "/swap_test/image", 10)
     sent: list[tuple[int, int]] = []
     answered_on_quick = 0
