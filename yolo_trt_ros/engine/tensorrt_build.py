@@ -178,9 +178,9 @@ class _BuildReporter:
         if now - self._last_forward >= _FORWARD_S:
             self._last_forward = now
             percent = min(95.0, 100.0 * len(self._timed) / max(self.layers, 1))
-            self._progress(
-                "build", percent, f"{len(self._timed)} of ~{self.layers} layers timed; {latest}"
-            )
+            if self._timed and self.layers:  # low optimisation levels time no layers at all
+                latest = f"{len(self._timed)} of ~{self.layers} layers timed; {latest}"
+            self._progress("build", percent, latest)
 
 
 def _progress_monitor(trt_module: Any, progress: ProgressCallback) -> Any:
