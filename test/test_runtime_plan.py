@@ -13,7 +13,13 @@ import pytest
 
 from yolo_trt_ros.errors import BackendNotAvailableError, InvalidSettingError
 from yolo_trt_ros.models import bundled_model_path
-from yolo_trt_ros.runtime_plan import Machine, RuntimePlan, open_detector, resolve_plan
+from yolo_trt_ros.runtime_plan import (
+    NVRTC_MISSING,
+    Machine,
+    RuntimePlan,
+    open_detector,
+    resolve_plan,
+)
 
 ONNX = Path("yolo11n.onnx")
 ENGINE = Path("yolo11n.engine")
@@ -54,6 +60,15 @@ def test_gpu_without_tensorrt_runs_torch_at_the_precision_it_reports() -> None:
     fp32 = resolve_plan(ONNX, precision="fp32", device="cuda:1", machine=TORCH_GPU)
     assert fp32.backend_options()["precision"] == "fp32" and fp32.device == "cuda:1"
     assert resolve_plan(ONNX, machine=TORCH_GPU_NO_NVRTC).pipeline == "host"
+
+
+def test_a_device_backend_without_nvrtc_says_the_host_pipeline_is_for_want_of_nvrtc() -> None:
+    tensorrt_no_nvrtc = Machine(cuda_devices=1, tensorrt=True)
+    plan = resolve_plan(ONNX, machine=tensorrt_no_nvrtc)
+    assert (plan.backend, plan.device, plan.pipeline) == ("tensorrt", "cuda:0", "host")
+    assert plan.reasons[-1] == f"pipeline auto: host ({NVRTC_MISSING})"
+    on_cpu = resolve_plan(ONNX, machine=CPU_ONLY)  # no device backend: NVRTC is not the reason
+    assert on_cpu.reasons[-1] == "pipeline auto: host (onnxruntime runs on host arrays)"
 
 
 def test_host_pipeline_can_be_forced_on_a_gpu() -> None:

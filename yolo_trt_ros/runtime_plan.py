@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKEND_CHOICES",
+    "NVRTC_MISSING",
     "PIPELINE_CHOICES",
     "PRECISION_CHOICES",
     "Machine",
@@ -73,6 +74,13 @@ def _torch_has_cuda() -> bool:
         return bool(importlib.import_module("torch").cuda.is_available())
     except Exception:  # noqa: BLE001 - a broken torch install is no GPU backend
         return False
+
+
+NVRTC_MISSING: Final = (
+    "NVRTC, the CUDA runtime compiler the GPU kernels need, did not load: pip install "
+    "'cuda-bindings[all]' (its NVRTC wheel), or put the folder of the CUDA toolkit's libnvrtc.so "
+    "on LD_LIBRARY_PATH"
+)
 
 
 def _nvrtc_works() -> bool:
@@ -262,9 +270,13 @@ def resolve_plan(
             + ": use pipeline auto or host"
         )
     chosen_pipeline = "gpu" if pipeline in ("auto", "gpu") and gpu_ready else "host"
-    pipeline_why = f"pipeline {pipeline}: {chosen_pipeline}" + (
-        "" if gpu_ready or pipeline == "host" else f" ({chosen_backend} runs on host arrays)"
-    )
+    pipeline_why = f"pipeline {pipeline}: {chosen_pipeline}"
+    if pipeline == "auto" and not gpu_ready:
+        pipeline_why += (
+            f" ({NVRTC_MISSING})"
+            if chosen_backend in _DEVICE_BACKENDS
+            else f" ({chosen_backend} runs on host arrays)"
+        )
     return RuntimePlan(
         chosen_backend,
         chosen_precision,

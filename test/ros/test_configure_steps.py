@@ -19,6 +19,7 @@ from yolo_trt_ros.jetson import Nvpmodel
 from yolo_trt_ros.models import bundled_model_path
 from yolo_trt_ros.ros import configure_steps
 from yolo_trt_ros.ros.configure_steps import Note
+from yolo_trt_ros.runtime_plan import NVRTC_MISSING, Machine
 from yolo_trt_ros.settings import DetectorConfig
 
 NANO_MODES = {0: "15W", 1: "25W", 2: "MAXN_SUPER", 3: "7W"}
@@ -86,6 +87,15 @@ def test_int8_without_calibration_frames_runs_fp16_and_says_so() -> None:
     _, plan, notes = configure_steps.plan_runtime(config(precision="fp32", model="~/m.onnx"))
     assert plan.precision == "fp32" and [note.level for note in notes] == ["info"]
     assert notes[0].text.startswith("configuring: model ~/m.onnx: ")
+
+
+def test_a_gpu_without_nvrtc_warns_that_tensorrt_runs_the_host_pipeline() -> None:
+    tensorrt_no_nvrtc = Machine(cuda_devices=1, tensorrt=True)  # the GPU machine without libnvrtc
+    _, plan, notes = configure_steps.plan_runtime(config(backend="auto"), tensorrt_no_nvrtc)
+    assert (plan.backend, plan.pipeline) == ("tensorrt", "host")
+    assert notes[0] == Note("warn", f"tensorrt runs the host pipeline: {NVRTC_MISSING}")
+    _, _, notes = configure_steps.plan_runtime(config(backend="auto"), Machine())  # a CPU machine
+    assert [note.level for note in notes] == ["info"]
 
 
 def test_the_bundled_model_is_prepared_and_opened_with_the_configured_classes() -> None:

@@ -23,7 +23,14 @@ from yolo_trt_ros.heap import HeapTuning, keep_frame_buffers
 from yolo_trt_ros.image_decoders import DecoderChoice, make_decoder
 from yolo_trt_ros.jetson import Nvpmodel, PowerModeCheck, check_power_mode
 from yolo_trt_ros.models import bundled_model_path
-from yolo_trt_ros.runtime_plan import RuntimePlan, open_detector, prepare_model, resolve_plan
+from yolo_trt_ros.runtime_plan import (
+    NVRTC_MISSING,
+    Machine,
+    RuntimePlan,
+    open_detector,
+    prepare_model,
+    resolve_plan,
+)
 from yolo_trt_ros.settings import DetectorConfig, resolve_classes
 
 __all__ = [
@@ -84,11 +91,20 @@ def choose_decoder(config: DetectorConfig) -> tuple[DecoderChoice | None, Note |
     return choice, Note("info", f"compressed frames: {choice.decoder.name} ({choice.reason})")
 
 
-def plan_runtime(config: DetectorConfig) -> tuple[Path, RuntimePlan, list[Note]]:
-    """Return the model file and the runtime plan for it (INT8 without calibration frames: FP16)."""
+def plan_runtime(
+    config: DetectorConfig, machine: Machine | None = None
+) -> tuple[Path, RuntimePlan, list[Note]]:
+    """Return the model file and the runtime plan for it (INT8 without calibration frames: FP16).
+
+    ``machine``: what the plan is resolved for (default: this machine, ``Machine.detect()``).
+    """
     model = Path(config.model).expanduser() if config.model else bundled_model_path()
-    plan = resolve_plan(model, config.backend, config.precision, config.device, config.pipeline)
+    plan = resolve_plan(
+        model, config.backend, config.precision, config.device, config.pipeline, machine=machine
+    )
     notes = []
+    if plan.pipeline == "host" and any(NVRTC_MISSING in reason for reason in plan.reasons):
+        notes.append(Note("warn", f"{plan.backend} runs the host pipeline: {NVRTC_MISSING}"))
     if plan.precision == "int8" and not config.calibration_dir and plan.backend != "torch":
         # A power-mode profile may ask for INT8 on a robot without calibration frames at hand.
         notes.append(
