@@ -8,13 +8,16 @@ reports, return its result, and turn its errors, its death and a cancel into our
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from yolo_trt_ros.engine.build_process import run_in_build_process
+from yolo_trt_ros.engine.build_process import GUARD_MAIN, run_in_build_process
 from yolo_trt_ros.errors import BuildCancelledError, ModelLoadError
 
 Report = Callable[[str, float, str], None]
@@ -76,3 +79,55 @@ def test_a_cancel_ends_the_build_process() -> None:
         run_in_build_process(hold_the_gil, (60.0,), progress, cancel=cancel)
     assert time.monotonic() - started < 30, "the 60 s build was ended, not waited for"
     assert events and events[0][3] == "parsing"
+
+
+UNGUARDED_SCRIPT = """
+# A user's script without `if __name__ == "__main__":`: it builds at import time. The build process
+# is spawned and imports this script first, so without the refusal it would wait forever for the
+# build lock this process holds.
+import sys
+from pathlib import Path
+
+from engine_stand_in import StandInBuilder, fingerprint
+
+from yolo_trt_ros.engine.build_process import GUARD_MAIN, run_in_build_process
+from yolo_trt_ros.engine.cache import EngineCache
+from yolo_trt_ros.engine.manager import EngineManager, ExportRequest
+from yolo_trt_ros.models import bundled_model_path
+
+
+def build_bytes(onnx, spec, timing_cache, report):
+    return StandInBuilder().build(onnx, spec, timing_cache, report)
+
+
+class BuildsInItsOwnProcess(StandInBuilder):
+    def build(self, onnx, spec, timing_cache, progress, calibration=None):
+        return run_in_build_process(build_bytes, (onnx, spec, timing_cache), progress)
+
+
+manager = EngineManager(
+    EngineCache(Path(sys.argv[1])), builder_factory=BuildsInItsOwnProcess, fingerprint=fingerprint
+)
+manager.prepare(ExportRequest(bundled_model_path(), precision="fp16", backend="tensorrt"))
+"""
+
+
+def test_a_script_that_builds_at_import_time_gets_an_error_not_a_hang(tmp_path: Path) -> None:
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED_SCRIPT)
+    test_dir = Path(__file__).resolve().parents[1]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(test_dir), *sys.path])}
+    done = subprocess.run(  # a hang is what this guards against: it fails the test
+        [sys.executable, str(script), str(tmp_path / "cache")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1, done.stderr
+    child_error, parent_error = done.stderr.split("ModelLoadError: ")[1:]
+    assert child_error.startswith(GUARD_MAIN)  # the build process: what to change
+    assert parent_error.startswith("the build process died (exit code 1) without a result")
+    assert 'needs `if __name__ == "__main__":`' in parent_error

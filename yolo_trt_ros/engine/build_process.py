@@ -5,6 +5,11 @@ building in a thread answered 1-8 of 60 frames, and a timer thread beside the bu
 So the build runs in a spawned process; its progress comes back through a queue, and this process,
 whose GIL stays free, turns it into progress lines with the elapsed time, at least every
 ``every_s`` seconds, and can end the build (``cancel``) where TensorRT has no way to cancel one.
+
+A spawned process first imports the main script of the process that started it. A script that
+builds at import time (no ``if __name__ == "__main__":``) would build again in there and wait
+forever for the build lock its parent holds: ``refuse_while_importing_main`` turns that into an
+error that says what to change.
 """
 
 from __future__ import annotations
@@ -18,10 +23,29 @@ from typing import Any, Final
 
 from yolo_trt_ros.errors import BuildCancelledError, ModelLoadError
 
-__all__ = ["ProgressCallback", "run_in_build_process"]
+__all__ = ["ProgressCallback", "refuse_while_importing_main", "run_in_build_process"]
 
 ProgressCallback = Callable[[str, float, str], None]  # stage, percent 0..100, message
 _POLL_S: Final = 0.5
+
+
+GUARD_MAIN: Final = (
+    "an engine build started while a build process was importing the script that started it: "
+    'put the script\'s code under `if __name__ == "__main__":` (the build runs in a spawned '
+    "process, which imports the script first)"
+)
+
+
+def refuse_while_importing_main() -> None:
+    """Raise if this is a spawned process still importing its parent's main script.
+
+    Raises:
+        ModelLoadError: with ``GUARD_MAIN``, where a build would otherwise wait forever.
+
+    """
+    # multiprocessing's own flag for that phase (its spawn module checks it the same way)
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise ModelLoadError(GUARD_MAIN)
 
 
 def _child(function: Callable[..., Any], args: tuple[Any, ...], channel: Any) -> None:
@@ -99,5 +123,7 @@ def run_in_build_process(
             raise ModelLoadError(message)
         raise ModelLoadError(f"the build failed with {name}: {message}")
     raise ModelLoadError(
-        f"the build process died (exit code {value}) without a result: out of memory, or killed?"
+        f"the build process died (exit code {value}) without a result: its own error, if any, is "
+        'printed above (a script that builds engines needs `if __name__ == "__main__":`); '
+        "else out of memory, or killed?"
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from yolo_trt_ros.engine import int8_calibration
+from yolo_trt_ros.engine.build_process import refuse_while_importing_main
 from yolo_trt_ros.engine.cache import CachedEngine, EngineCache
 from yolo_trt_ros.engine.export import export_onnx
 from yolo_trt_ros.engine.fingerprint import current_fingerprint
@@ -128,6 +129,7 @@ class EngineManager:
 
     def prepare(self, request: ExportRequest) -> PreparedModel:
         """Run the stages for a request; return what the detector should load."""
+        refuse_while_importing_main()
         model = request.model.expanduser()
         if not model.is_file():
             what = "is a folder, not a model file" if model.is_dir() else "does not exist"
