@@ -311,9 +311,10 @@ def main(args: list[str] | None = None) -> int:
     # MultiThreadedExecutor took only 46 of 300 1080p frames at 30 Hz next to the GPU pipeline
     # on an H200 host, this executor all 300 (docs/tensorrt.md). The price: while configure
     # builds an engine, services and timers wait for it (the build logs its progress).
-    # A frame handed to the inference thread waits for the GIL until the executor thread blocks
-    # again or Python's switch interval (5 ms by default) ends; rclpy's executor runs Python
-    # for about half a millisecond after each callback, which the hand-over then waits out.
+    # rclpy's executor runs Python for about half a millisecond after each callback. The mailbox
+    # hands a frame to the inference thread before the callback returns (stream/mailbox.py); the
+    # short switch interval (Python's default is 5 ms) bounds each stretch in which the executor
+    # then holds the GIL against that thread.
     sys.setswitchinterval(HANDOVER_SWITCH_INTERVAL_S)
     return run_node(
         DetectorNode,
