@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import RosHarness
-from node_harness import Collector, DetectorProcess, LifecycleClient
+from node_harness import Collector, DetectorProcess, LifecycleClient, spin_for
 from rclpy.action import ActionClient
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
@@ -74,6 +74,9 @@ def test_export_action_server(ros: RosHarness, tmp_path: Path) -> None:
     try:
         client = ActionClient(ros.node, ExportEngine, "/export_server/export_engine")
         ros.spin_until(client.server_is_ready, 30, "the ExportEngine action server")
+        # ready means the server reads our requests; its replies to us may still be matching up
+        # (a goal acceptance was lost once in a CI run): give discovery a moment
+        spin_for(ros, 1.0)
         feedback: list[ExportEngine.Feedback] = []
 
         def run(goal: ExportEngine.Goal) -> ExportEngine.Result:
@@ -100,6 +103,7 @@ def test_export_action_server(ros: RosHarness, tmp_path: Path) -> None:
     finally:
         server.send_signal(signal.SIGINT)
         output, _ = server.communicate(timeout=30)  # also drains the pipe the server logs into
+        print(output[-3000:])  # shown with a failure
     assert server.returncode == 0, output[-2000:]
 
 
