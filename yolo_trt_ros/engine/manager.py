@@ -247,6 +247,21 @@ class EngineManager:
         """
         if precision == "fp32" or (precision == "fp16" and not convert_fp16_onnx):
             return onnx, ""
+        if precision not in ("fp16", "int8"):
+            raise InvalidSettingError(
+                f"precision must be auto, fp32, fp16 or int8, not {precision!r}"
+            )
+        files: list[Path] = []
+        if precision == "int8":
+            if request.calibration_dir is None:
+                raise InvalidSettingError(
+                    "int8 needs calibration images: set calibration_dir to a folder of typical "
+                    "frames"
+                )
+            files = calibration_images(request.calibration_dir)
+            if int8_by_tensorrt:  # TensorRT calibrates the FP32 ONNX: nothing to write here
+                method = int8_calibration.DEFAULT_METHOD  # the build gets it in Calibration.method
+                return onnx, calibration_sha256(files, f"tensorrt {method}")
         self.cache.ensure_directory()
         self.prepared_dir.mkdir(parents=True, exist_ok=True)
         digest = file_sha256(onnx)[:16]
@@ -264,18 +279,6 @@ class EngineManager:
                 ),
             )
             return target, ""
-        if precision != "int8":
-            raise InvalidSettingError(
-                f"precision must be auto, fp32, fp16 or int8, not {precision!r}"
-            )
-        if request.calibration_dir is None:
-            raise InvalidSettingError(
-                "int8 needs calibration images: set calibration_dir to a folder of typical frames"
-            )
-        files = calibration_images(request.calibration_dir)
-        if int8_by_tensorrt:
-            method = int8_calibration.DEFAULT_METHOD  # the build gets it in Calibration.method
-            return onnx, calibration_sha256(files, f"tensorrt {method}")
         calibration = calibration_sha256(files)
         size = request.image_size or (640, 640)
         target = self.prepared_dir / f"{digest}-int8-{calibration[:12]}-{size[0]}x{size[1]}.onnx"
