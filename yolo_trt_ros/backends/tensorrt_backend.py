@@ -272,10 +272,7 @@ class TensorRTBackend(DeviceBackend):
         if binding is None:
             self.cuda_device.make_current()
             if len(self._bindings) >= _MAX_SHAPES:
-                oldest = self._bindings.pop(next(iter(self._bindings)))
-                if self._active is oldest:
-                    self._active = None
-                oldest.close()
+                self._bindings.pop(next(iter(self._bindings))).close()
             self._activate(None)  # set_input_shape below moves the context off the active binding
             binding = _TensorRTBinding(self, input_shape)
             self._bindings[input_shape] = binding
