@@ -18,12 +18,13 @@ from typing import Any, Final
 
 import numpy as np
 
+from yolo_trt_ros.cdr import CDR_LITTLE_ENDIAN
 from yolo_trt_ros.core.detections import Detections
 from yolo_trt_ros.ros.messages import class_labels
 
 __all__ = ["SerializedDetections", "detection_array_cdr"]
 
-_ENCAPSULATION: Final = b"\x00\x01\x00\x00"  # CDR, little-endian
+_ENCAPSULATION: Final = CDR_LITTLE_ENDIAN + b"\x00\x00"  # and two option bytes
 _UINT32: Final = struct.Struct("<I")
 _STAMP: Final = struct.Struct("<iI")
 # hypothesis score, pose (position xyz, orientation xyzw = identity), 36 zero covariances
@@ -70,7 +71,7 @@ def detection_array_cdr(
     stamp = _STAMP.pack(sec, nanosec)
     frame = frame_id.encode()
     writer.header(stamp, frame)
-    boxes = detections.boxes.astype(np.float64).tolist()
+    boxes = detections.boxes.tolist()  # Python floats: what the message path writes
     scores = detections.scores.tolist()
     writer.uint32(len(scores))
     for (x1, y1, x2, y2), score, label in zip(boxes, scores, labels, strict=True):
