@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKEND_CHOICES",
+    "DEVICE_BACKENDS",
     "NVRTC_MISSING",
     "PIPELINE_CHOICES",
     "PRECISION_CHOICES",
@@ -42,7 +43,7 @@ __all__ = [
 BACKEND_CHOICES: Final = ("auto", "tensorrt", "torch", "onnxruntime")
 PRECISION_CHOICES: Final = PRECISIONS
 PIPELINE_CHOICES: Final = ("auto", "gpu", "host")
-_DEVICE_BACKENDS: Final = ("tensorrt", "torch")
+DEVICE_BACKENDS: Final = ("tensorrt", "torch")  # the backends that run on device buffers
 _ENGINE_SUFFIXES: Final = (".engine", ".plan")
 
 
@@ -177,7 +178,7 @@ def _check_named_backend(backend: str, on_gpu: bool, machine: Machine) -> None:
             "backend tensorrt: TensorRT is not installed here (it comes with JetPack, or from "
             "NVIDIA for x86 GPUs); use backend auto to run on what is installed"
         )
-    if backend in _DEVICE_BACKENDS and not on_gpu:
+    if backend in DEVICE_BACKENDS and not on_gpu:
         raise InvalidSettingError(
             f"backend {backend} runs on a GPU, not on device cpu: use backend onnxruntime"
         )
@@ -227,7 +228,7 @@ def _resolve_precision(precision: str, backend: str, device: str) -> tuple[str, 
             f"precision {precision!r} is not one of {', '.join(PRECISION_CHOICES)}"
         )
     if precision == "auto":
-        chosen = "fp16" if backend in _DEVICE_BACKENDS else "fp32"
+        chosen = "fp16" if backend in DEVICE_BACKENDS else "fp32"
         return chosen, f"precision auto: {chosen} on {backend}"
     if backend == "torch" and precision == "int8":
         raise InvalidSettingError("the torch backend runs fp16 or fp32, not int8: use tensorrt")
@@ -257,14 +258,14 @@ def resolve_plan(
         raise InvalidSettingError(
             f"pipeline {pipeline!r} is not one of {', '.join(PIPELINE_CHOICES)}"
         )
-    gpu_ready = chosen_backend in _DEVICE_BACKENDS and facts.nvrtc
+    gpu_ready = chosen_backend in DEVICE_BACKENDS and facts.nvrtc
     if pipeline == "gpu" and not gpu_ready:
         raise BackendNotAvailableError(
             "pipeline gpu needs a device backend (tensorrt or torch) and NVRTC (cuda-python with "
             f"the CUDA runtime compiler); this plan runs {chosen_backend}"
             + (
                 ""
-                if facts.nvrtc or chosen_backend not in _DEVICE_BACKENDS
+                if facts.nvrtc or chosen_backend not in DEVICE_BACKENDS
                 else " and NVRTC is missing"
             )
             + ": use pipeline auto or host"
@@ -274,7 +275,7 @@ def resolve_plan(
     if pipeline == "auto" and not gpu_ready:
         pipeline_why += (
             f" ({NVRTC_MISSING})"
-            if chosen_backend in _DEVICE_BACKENDS
+            if chosen_backend in DEVICE_BACKENDS
             else f" ({chosen_backend} runs on host arrays)"
         )
     return RuntimePlan(
