@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
 from conftest import RosHarness
+from diagnostic_msgs.msg import DiagnosticArray
 from gpu_support import cuda_skip_reason, model_path, unmatched
 from node_harness import (
     LATCHED,
@@ -69,6 +70,17 @@ def _as_detections(
         names,
         hw,
     )
+
+
+def _camera_counters(arrays: list[DiagnosticArray], node: str) -> dict[str, str]:
+    """The frame counters of the node's latest camera status (where its frames went)."""
+    for array in reversed(arrays):
+        for status in array.status:
+            if status.name.startswith(f"{node}: ") and any(
+                v.key == "frames received" for v in status.values
+            ):
+                return {v.key: v.value for v in status.values if v.key.startswith("frames")}
+    return {}
 
 
 def _tensorrt_fp16_node(name: str, tmp_path: Path, **parameters: Any) -> DetectorProcess:
@@ -170,13 +182,16 @@ def test_node_answers_every_frame_while_it_swaps_in_the_optimised_engine(
     )
     engine = Collector(ros, EngineInfo, f"/{node}/engine_info", LATCHED)
     answers = Collector(ros, Detection2DArray, f"/{node}/detections", 100)
+    diagnostics = Collector(ros, DiagnosticArray, "/diagnostics")
     camera = ros.node.create_publisher(Image, "/swap_test/image", 10)
     sent: list[tuple[int, int]] = []
+    sent_at: dict[tuple[int, int], float] = {}  # monotonic time of each publish
 
     def publish(first_sec: int, index: int) -> None:  # one frame, then 0.1 s: 10 Hz
         stamp = Time(sec=first_sec + index // 10, nanosec=(index % 10) * 100_000_000)
         camera.publish(image_message(frame, stamp, "camera"))
         sent.append((stamp.sec, stamp.nanosec))
+        sent_at[sent[-1]] = time.monotonic()
         spin_for(ros, 0.1)
 
     answered_on_quick = 0
@@ -188,6 +203,7 @@ def test_node_answers_every_frame_while_it_swaps_in_the_optimised_engine(
         if engine.messages:  # the quick engine runs: count what it answers
             answered_on_quick = len(answers.messages)
         publish(1000, len(sent))
+    swapped_at = time.monotonic()  # the optimised engine's EngineInfo has arrived
     for index in range(30):  # 3 s more on the optimised engine
         publish(5000, index)
     last = sent[-1]
@@ -199,7 +215,16 @@ def test_node_answers_every_frame_while_it_swaps_in_the_optimised_engine(
     answered = {_stamp(m): m for m in answers.messages}
     first = next(index for index, stamp in enumerate(sent) if stamp in answered)  # after discovery
     missing = [stamp for stamp in sent[first:] if stamp not in answered]
-    assert not missing, f"{len(missing)} of {len(sent) - first} frames unanswered: {missing[:10]}"
+    assert not missing, (
+        f"{len(missing)} of {len(sent) - first} frames unanswered, published at (s after the first "
+        "answered frame, s after the optimised engine's EngineInfo): "
+        + ", ".join(
+            f"({sent_at[m] - sent_at[sent[first]]:.1f}, {sent_at[m] - swapped_at:.1f})"
+            for m in missing[:10]
+        )
+        + f"\nthe node's counters: {_camera_counters(diagnostics.messages, node)}"
+        + f"\n{detectors[0].log[-4000:]}"
+    )
     assert answered_on_quick >= 10, "the quick engine answered too few frames to judge the swap"
     with Detector.from_model(model_path(), backend="onnxruntime", device="cpu") as cpu:
         expected, names = cpu(frame), cpu.names
