@@ -34,19 +34,56 @@ def _wait_until_a_consumer_waits(mailbox: NewestFrameMailbox[int]) -> None:
         time.sleep(0.001)
 
 
-def test_a_frame_for_an_idle_consumer_is_handed_over_before_put_returns() -> None:
+def test_put_to_an_idle_consumer_returns_once_it_is_done_with_the_frame() -> None:
+    """The hand-over lasts until the consumer is back in take(), not merely until it took the frame."""
     mailbox: NewestFrameMailbox[int] = NewestFrameMailbox(handoff_s=30)
-    taken: list[list[tuple[str, int]]] = []
-    consumer = threading.Thread(target=lambda: taken.append(mailbox.take(timeout=30)))
+    returned = threading.Event()
+    seen: dict[str, object] = {}
+
+    def consume() -> None:
+        seen["frames"] = mailbox.take(timeout=30)
+        time.sleep(0.3)  # the frame is being processed
+        seen["returned while processing"] = returned.is_set()
+        mailbox.take(timeout=0)  # back for the next frame: done with this one
+
+    consumer = threading.Thread(target=consume)
     consumer.start()
     _wait_until_a_consumer_waits(mailbox)
-    producer = threading.Thread(target=mailbox.put, args=("left", 7))
-    producer.start()
-    producer.join(timeout=10)  # put waits for the hand-over, and take ends it: not the 30 s
+    started = time.monotonic()
+    mailbox.put("left", 7)
+    returned.set()
+    waited = time.monotonic() - started
     consumer.join(timeout=10)
-    assert not producer.is_alive() and not consumer.is_alive()
-    assert taken == [[("left", 7)]]
+    assert seen == {"frames": [("left", 7)], "returned while processing": False}
+    assert 0.3 <= waited < 10  # the processing, not the 30 s limit
     assert mailbox.take(timeout=0) == []  # it was taken, not left behind
+
+
+def test_put_stops_waiting_at_handoff_s_or_when_the_mailbox_is_cleared_or_closed() -> None:
+    """A slow consumer holds the producer at most handoff_s; clear() and close() end it at once."""
+    for end, handoff_s in (("time", 0.2), ("clear", 30.0), ("close", 30.0)):
+        mailbox: NewestFrameMailbox[int] = NewestFrameMailbox(handoff_s=handoff_s)
+        taken = threading.Event()
+
+        def consume(box: NewestFrameMailbox[int] = mailbox, event: threading.Event = taken) -> None:
+            box.take(timeout=30)
+            event.set()  # and never comes back to take(): a model slower than handoff_s
+
+        consumer = threading.Thread(target=consume, daemon=True)
+        consumer.start()
+        _wait_until_a_consumer_waits(mailbox)
+        producer = threading.Thread(target=mailbox.put, args=("left", 1))
+        started = time.monotonic()
+        producer.start()
+        assert taken.wait(timeout=10)
+        if end == "clear":
+            mailbox.clear()
+        elif end == "close":
+            mailbox.close()
+        producer.join(timeout=10)
+        assert not producer.is_alive(), end
+        assert time.monotonic() - started < 10, end
+        consumer.join(timeout=10)
 
 
 def test_a_busy_consumer_makes_no_producer_wait() -> None:
@@ -66,6 +103,7 @@ def test_two_producers_handing_over_never_leave_the_consumer_asleep() -> None:
     def consume() -> None:
         while len(taken) < 2:
             taken.extend(mailbox.take(timeout=30))
+        mailbox.take(timeout=0)  # back for more: done with both
 
     consumer = threading.Thread(target=consume)
     consumer.start()
@@ -79,4 +117,5 @@ def test_two_producers_handing_over_never_leave_the_consumer_asleep() -> None:
     consumer.join(timeout=10)
     for producer in producers:
         producer.join(timeout=10)
+        assert not producer.is_alive()
     assert sorted(taken) == [("left", 0), ("right", 1)]

@@ -312,9 +312,9 @@ def main(args: list[str] | None = None) -> int:
     # on an H200 host, this executor all 300 (docs/tensorrt.md). The price: while configure
     # builds an engine, services and timers wait for it (the build logs its progress).
     # rclpy's executor runs Python for about half a millisecond after each callback. The mailbox
-    # hands a frame to the inference thread before the callback returns (stream/mailbox.py); the
-    # short switch interval (Python's default is 5 ms) bounds each stretch in which the executor
-    # then holds the GIL against that thread.
+    # keeps the callback until the inference thread is done with the frame, at most 10 ms
+    # (stream/mailbox.py); the short switch interval (Python's default is 5 ms) bounds each
+    # stretch in which the executor holds the GIL against that thread after a slower frame.
     sys.setswitchinterval(HANDOVER_SWITCH_INTERVAL_S)
     return run_node(
         DetectorNode,
