@@ -154,7 +154,7 @@ def fastdds_shm_segment_bytes(environ: Mapping[str, str] | None = None) -> int:
 
 
 def frame_loss_risk(
-    frame_bytes: int,
+    frame_bytes: int | None,
     best_effort: bool,
     rmw: str | None = None,
     environ: Mapping[str, str] | None = None,
@@ -163,21 +163,23 @@ def frame_loss_risk(
 
     Known to drop: BEST_EFFORT frames larger than one UDP datagram that do not fit the shared
     memory segment (any lost fragment loses the frame; measured 9 of 200 1080p frames arriving).
+    ``frame_bytes`` None: the size is unknown because every frame so far was lost.
     """
     environ = os.environ if environ is None else environ
-    if not best_effort or frame_bytes <= _UDP_DATAGRAM_BYTES:
+    if not best_effort or (frame_bytes is not None and frame_bytes <= _UDP_DATAGRAM_BYTES):
         return ""
     rmw = rmw or environ.get("RMW_IMPLEMENTATION") or _DEFAULT_RMW
-    size = f"{frame_bytes / 1e6:.1f} MB"
+    size = "large" if frame_bytes is None else f"{frame_bytes / 1e6:.1f} MB"
     if rmw in _FASTDDS_RMWS:
         try:
             segment = fastdds_shm_segment_bytes(environ)
         except InvalidSettingError as error:
             return f"{error}; BEST_EFFORT {size} frames are likely lost"
-        if 2 * frame_bytes <= segment:
+        if frame_bytes is not None and 2 * frame_bytes <= segment:
             return ""
+        fit = "may not fit" if frame_bytes is None else "do not fit"
         return (
-            f"BEST_EFFORT {size} frames do not fit Fast DDS's {segment // 1024} KiB shared-memory "
+            f"BEST_EFFORT {size} frames {fit} Fast DDS's {segment // 1024} KiB shared-memory "
             "segment and travel as UDP fragments, which lose most of them; apply the shipped "
             f"profile in the camera and the detector: export FASTRTPS_DEFAULT_PROFILES_FILE="
             f"{_profile_hint(FASTDDS_PROFILE, environ)} (the package's launch files set it)"

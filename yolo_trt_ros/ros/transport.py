@@ -155,6 +155,15 @@ class TransportMonitor:
             self._risk = (self.frame_bytes, frame_loss_risk(self.frame_bytes, self.best_effort))
         risk = self._risk[1]
         lost = self.lost_recently()
+        if lost and not self.frame_bytes:  # every frame lost so far: the worst case, size unknown
+            return (
+                f"{lost} frame(s) lost in transport in the last {LOSS_WINDOW_S:.0f} s and none has "
+                "arrived; "
+                + (
+                    frame_loss_risk(None, self.best_effort)
+                    or "see docs/transport.md for the shipped DDS profile and camera settings"
+                )
+            )
         if lost and self.frame_bytes > _LARGE_FRAME_BYTES:
             return (
                 f"{lost} frame(s) of {self.frame_bytes / 1e6:.1f} MB lost in transport in the "
