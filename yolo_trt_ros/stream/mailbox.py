@@ -39,7 +39,8 @@ class NewestFrameMailbox(Generic[Frame]):
         self._closed = False
         self._handoff_s = handoff_s
         self._idle_consumers = 0  # consumers waiting in take()
-        self._idle_since = 0.0  # when the consumer last began to wait (time.monotonic)
+        self._idle_since = 0.0  # when the consumer came back from its last frames (time.monotonic)
+        self._took_frames = False  # whether the consumer's last take() returned frames
         self._saturated_gap_s = saturated_gap_s
         self._takes = 0  # take() calls begun: the next one means the consumer is done with a frame
         self._clears = 0  # clear() calls: a cleared frame is never taken
@@ -75,7 +76,8 @@ class NewestFrameMailbox(Generic[Frame]):
             self._takes += 1
             self._ready.notify_all()  # a producer waiting for the frame taken before this call
             if not self._slots and not self._closed:
-                self._idle_since = time.monotonic()
+                if self._took_frames:  # back from processing; not a take() after a timeout
+                    self._idle_since = time.monotonic()
                 self._idle_consumers += 1
                 try:
                     self._ready.wait(timeout)
@@ -83,6 +85,7 @@ class NewestFrameMailbox(Generic[Frame]):
                     self._idle_consumers -= 1
             frames = list(self._slots.items())
             self._slots.clear()
+            self._took_frames = bool(frames)
             if frames:
                 self._ready.notify_all()  # a producer waiting until its frame is taken
             return frames
