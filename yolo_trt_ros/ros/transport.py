@@ -42,6 +42,7 @@ __all__ = [
 LOSS_WINDOW_S: Final = 10.0
 """Lost frames older than this no longer raise the warning."""
 _LARGE_FRAME_BYTES: Final = 65_500  # more than one UDP datagram: the frame travels in fragments
+_SEE_TRANSPORT_DOCS: Final = "see docs/transport.md for the shipped DDS profile and camera settings"
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ class TransportMonitor:
         """Why the subscription delivers no message-lost events ('' when it does)."""
         self._lost: deque[tuple[float, int]] = deque()  # (monotonic time, frames lost then)
         # the environment (DDS profile) is fixed for the process: judge each frame size once
-        self._risk: tuple[int, str] = (0, "")
+        self._risk: tuple[int | None, str] | None = None
 
     def observe(self, frame_bytes: int) -> None:
         """Note the size of an arriving frame (bytes on the wire)."""
@@ -149,26 +150,27 @@ class TransportMonitor:
             self._lost.popleft()
         return sum(count for _, count in self._lost)
 
+    def _risk_for(self, frame_bytes: int | None) -> str:
+        """frame_loss_risk for this size (None: unknown), computed once per size."""
+        if self._risk is None or self._risk[0] != frame_bytes:
+            self._risk = (frame_bytes, frame_loss_risk(frame_bytes, self.best_effort))
+        return self._risk[1]
+
     def warning(self) -> str:
         """Return an actionable warning about this camera's transport, or ''."""
-        if self.frame_bytes and self._risk[0] != self.frame_bytes:
-            self._risk = (self.frame_bytes, frame_loss_risk(self.frame_bytes, self.best_effort))
-        risk = self._risk[1]
         lost = self.lost_recently()
-        if lost and not self.frame_bytes:  # every frame lost so far: the worst case, size unknown
-            return (
-                f"{lost} frame(s) lost in transport in the last {LOSS_WINDOW_S:.0f} s and none has "
-                "arrived; "
-                + (
-                    frame_loss_risk(None, self.best_effort)
-                    or "see docs/transport.md for the shipped DDS profile and camera settings"
-                )
+        window = f"in the last {LOSS_WINDOW_S:.0f} s"
+        if not self.frame_bytes:  # nothing arrived: only DDS's lost samples can say more
+            if not lost:
+                return ""
+            return f"{lost} frame(s) lost in transport {window} and none has arrived; " + (
+                self._risk_for(None) or _SEE_TRANSPORT_DOCS
             )
+        risk = self._risk_for(self.frame_bytes)
         if lost and self.frame_bytes > _LARGE_FRAME_BYTES:
-            return (
-                f"{lost} frame(s) of {self.frame_bytes / 1e6:.1f} MB lost in transport in the "
-                f"last {LOSS_WINDOW_S:.0f} s; "
-                + (risk or "see docs/transport.md for the shipped DDS profile and camera settings")
+            size = f"{self.frame_bytes / 1e6:.1f} MB"
+            return f"{lost} frame(s) of {size} lost in transport {window}; " + (
+                risk or _SEE_TRANSPORT_DOCS
             )
         if risk and self.losses_unreported:
             return f"{risk} (frames lost in transport are not counted: {self.losses_unreported})"
