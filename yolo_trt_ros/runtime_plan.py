@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKEND_CHOICES",
-    "DEVICE_BACKENDS",
     "NVRTC_MISSING",
     "PIPELINE_CHOICES",
     "PRECISION_CHOICES",
@@ -43,7 +42,7 @@ __all__ = [
 BACKEND_CHOICES: Final = ("auto", "tensorrt", "torch", "onnxruntime")
 PRECISION_CHOICES: Final = PRECISIONS
 PIPELINE_CHOICES: Final = ("auto", "gpu", "host")
-DEVICE_BACKENDS: Final = ("tensorrt", "torch")  # the backends that run on device buffers
+_DEVICE_BACKENDS: Final = ("tensorrt", "torch")  # the backends that run on device buffers
 _ENGINE_SUFFIXES: Final = (".engine", ".plan")
 
 
@@ -131,6 +130,7 @@ class RuntimePlan:
     device: str  # cpu | cuda:N | dla:N
     pipeline: str  # gpu | host
     reasons: tuple[str, ...] = field(default=(), compare=False)
+    warnings: tuple[str, ...] = field(default=(), compare=False)  # what the user should fix
 
     def describe(self) -> str:
         """One line for logs and diagnostics, e.g. "tensorrt fp16 on cuda:0, GPU pipeline"."""
@@ -178,7 +178,7 @@ def _check_named_backend(backend: str, on_gpu: bool, machine: Machine) -> None:
             "backend tensorrt: TensorRT is not installed here (it comes with JetPack, or from "
             "NVIDIA for x86 GPUs); use backend auto to run on what is installed"
         )
-    if backend in DEVICE_BACKENDS and not on_gpu:
+    if backend in _DEVICE_BACKENDS and not on_gpu:
         raise InvalidSettingError(
             f"backend {backend} runs on a GPU, not on device cpu: use backend onnxruntime"
         )
@@ -228,7 +228,7 @@ def _resolve_precision(precision: str, backend: str, device: str) -> tuple[str, 
             f"precision {precision!r} is not one of {', '.join(PRECISION_CHOICES)}"
         )
     if precision == "auto":
-        chosen = "fp16" if backend in DEVICE_BACKENDS else "fp32"
+        chosen = "fp16" if backend in _DEVICE_BACKENDS else "fp32"
         return chosen, f"precision auto: {chosen} on {backend}"
     if backend == "torch" and precision == "int8":
         raise InvalidSettingError("the torch backend runs fp16 or fp32, not int8: use tensorrt")
@@ -258,32 +258,34 @@ def resolve_plan(
         raise InvalidSettingError(
             f"pipeline {pipeline!r} is not one of {', '.join(PIPELINE_CHOICES)}"
         )
-    gpu_ready = chosen_backend in DEVICE_BACKENDS and facts.nvrtc
+    gpu_ready = chosen_backend in _DEVICE_BACKENDS and facts.nvrtc
     if pipeline == "gpu" and not gpu_ready:
         raise BackendNotAvailableError(
             "pipeline gpu needs a device backend (tensorrt or torch) and NVRTC (cuda-python with "
             f"the CUDA runtime compiler); this plan runs {chosen_backend}"
             + (
                 ""
-                if facts.nvrtc or chosen_backend not in DEVICE_BACKENDS
+                if facts.nvrtc or chosen_backend not in _DEVICE_BACKENDS
                 else " and NVRTC is missing"
             )
             + ": use pipeline auto or host"
         )
     chosen_pipeline = "gpu" if pipeline in ("auto", "gpu") and gpu_ready else "host"
     pipeline_why = f"pipeline {pipeline}: {chosen_pipeline}"
+    warnings: tuple[str, ...] = ()
     if pipeline == "auto" and not gpu_ready:
-        pipeline_why += (
-            f" ({NVRTC_MISSING})"
-            if chosen_backend in DEVICE_BACKENDS
-            else f" ({chosen_backend} runs on host arrays)"
-        )
+        if chosen_backend in _DEVICE_BACKENDS:  # a device backend on the host: NVRTC is missing
+            pipeline_why += f" ({NVRTC_MISSING})"
+            warnings = (f"{chosen_backend} runs the host pipeline: {NVRTC_MISSING}",)
+        else:
+            pipeline_why += f" ({chosen_backend} runs on host arrays)"
     return RuntimePlan(
         chosen_backend,
         chosen_precision,
         chosen_device,
         chosen_pipeline,
         (device_why, backend_why, precision_why, pipeline_why),
+        warnings,
     )
 
 

@@ -24,8 +24,6 @@ from yolo_trt_ros.image_decoders import DecoderChoice, make_decoder
 from yolo_trt_ros.jetson import Nvpmodel, PowerModeCheck, check_power_mode
 from yolo_trt_ros.models import bundled_model_path
 from yolo_trt_ros.runtime_plan import (
-    DEVICE_BACKENDS,
-    NVRTC_MISSING,
     Machine,
     RuntimePlan,
     open_detector,
@@ -103,10 +101,7 @@ def plan_runtime(
     plan = resolve_plan(
         model, config.backend, config.precision, config.device, config.pipeline, machine=machine
     )
-    notes = []
-    if config.pipeline == "auto" and plan.pipeline == "host" and plan.backend in DEVICE_BACKENDS:
-        # a device backend left on the host by itself: only for want of NVRTC (runtime_plan)
-        notes.append(Note("warn", f"{plan.backend} runs the host pipeline: {NVRTC_MISSING}"))
+    notes = [Note("warn", warning) for warning in plan.warnings]
     if plan.precision == "int8" and not config.calibration_dir and plan.backend != "torch":
         # A power-mode profile may ask for INT8 on a robot without calibration frames at hand.
         notes.append(
