@@ -35,11 +35,17 @@ def _wait_until_a_consumer_waits(mailbox: NewestFrameMailbox[int]) -> None:
 
 
 def _hand_over_to_a_slow_consumer(
-    mailbox: NewestFrameMailbox[int], *, after_a_frame: bool = False
+    mailbox: NewestFrameMailbox[int],
+    *,
+    after_a_frame: bool = False,
+    take_timeout: float = 30,
+    idle_s: float = 0,
 ) -> tuple[dict[str, object], float]:
     """put() one frame to an idle consumer that takes 0.3 s over it, then comes back for more.
 
     ``after_a_frame``: the consumer has just finished another frame when it goes idle.
+    ``take_timeout``: how long each of its take() calls waits while idle (it calls again).
+    ``idle_s``: how long the consumer has been idle when the frame is put.
     """
     returned = threading.Event()
     seen: dict[str, object] = {}
@@ -49,13 +55,17 @@ def _hand_over_to_a_slow_consumer(
     def consume() -> None:
         if after_a_frame:
             mailbox.take(timeout=30)  # the earlier frame, done at once
-        seen["frames"] = mailbox.take(timeout=30)
+        frames: list[tuple[str, int]] = []
+        while not frames:  # idle: as the node's inference thread, take() again after a timeout
+            frames = mailbox.take(timeout=take_timeout)
+        seen["frames"] = frames
         time.sleep(0.3)  # the frame is being processed
         seen["returned while processing"] = returned.is_set()
         mailbox.take(timeout=0)  # back for the next frame: done with this one
 
     consumer = threading.Thread(target=consume)
     consumer.start()
+    time.sleep(idle_s)
     _wait_until_a_consumer_waits(mailbox)
     started = time.monotonic()
     mailbox.put("left", 7)
@@ -77,25 +87,9 @@ def test_put_to_an_idle_consumer_returns_once_it_is_done_with_the_frame() -> Non
 def test_a_consumer_idle_for_long_is_not_taken_for_a_busy_one_after_its_take_timeouts() -> None:
     """The inference thread calls take(timeout) again and again while idle: that is not a frame."""
     mailbox: NewestFrameMailbox[int] = NewestFrameMailbox(handoff_s=30, saturated_gap_s=0.1)
-    returned = threading.Event()
-    seen: dict[str, object] = {}
-
-    def consume() -> None:
-        frames: list[tuple[str, int]] = []
-        while not frames:  # idle: short timeouts, as the node's inference thread
-            frames = mailbox.take(timeout=0.02)
-        time.sleep(0.3)  # the frame is being processed
-        seen["returned while processing"] = returned.is_set()
-        mailbox.take(timeout=0)
-
-    consumer = threading.Thread(target=consume)
-    consumer.start()
-    time.sleep(0.3)  # idle for longer than saturated_gap_s, many timeouts
-    _wait_until_a_consumer_waits(mailbox)
-    mailbox.put("left", 7)
-    returned.set()
-    consumer.join(timeout=10)
-    assert seen == {"returned while processing": False}  # the long hand-over: it had been idle
+    # idle for longer than saturated_gap_s, through many take() timeouts
+    seen, _ = _hand_over_to_a_slow_consumer(mailbox, take_timeout=0.02, idle_s=0.3)
+    assert seen == {"frames": [("left", 7)], "returned while processing": False}  # it had been idle
 
 
 def test_a_consumer_that_has_just_become_idle_only_takes_the_frame_before_put_returns() -> None:
