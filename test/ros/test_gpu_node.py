@@ -10,11 +10,13 @@ IoU >= 0.9, for detections scoring above 0.3 (FP16 moves scores a little).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import time
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 from builtin_interfaces.msg import Time
@@ -27,15 +29,21 @@ from node_harness import (
     DetectorProcess,
     expected_raw_and_jpeg,
     image_message,
+    jpeg_message,
+    latest_statuses,
     publish_raw_and_jpeg,
+    publish_until,
     spin_for,
 )
-from sensor_msgs.msg import Image
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray
 
 from yolo_trt_ros.core.detections import Detections
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.msg import EngineInfo
+from yolo_trt_ros.testing.hostile_frames import compressed_cases, mutated, raw_cases
 from yolo_trt_ros.testing.sample_images import build_sample_images
 
 _reason = cuda_skip_reason() or (
@@ -72,15 +80,12 @@ def _as_detections(
     )
 
 
-def _camera_counters(arrays: list[DiagnosticArray], node: str) -> dict[str, str]:
-    """The frame counters of the node's latest camera status (where its frames went)."""
-    for array in reversed(arrays):
-        for status in array.status:
-            if status.name.startswith(f"{node}: ") and any(
-                v.key == "frames received" for v in status.values
-            ):
-                return {v.key: v.value for v in status.values if v.key.startswith("frames")}
-    return {}
+def _camera_status(
+    diagnostics: Collector[DiagnosticArray], node: str, camera: str
+) -> dict[str, str]:
+    """The values of a camera's latest status (where its frames went); empty before the first."""
+    status = latest_statuses(diagnostics, node).get(camera)
+    return {} if status is None else {v.key: v.value for v in status.values}
 
 
 def _tensorrt_fp16_node(name: str, tmp_path: Path, **parameters: Any) -> DetectorProcess:
@@ -222,7 +227,7 @@ def test_node_answers_every_frame_while_it_swaps_in_the_optimised_engine(
             f"({sent_at[m] - sent_at[sent[first]]:.1f}, {sent_at[m] - swapped_at:.1f})"
             for m in missing[:10]
         )
-        + f"\nthe node's counters: {_camera_counters(diagnostics.messages, node)}"
+        + f"\nthe camera's status: {_camera_status(diagnostics, node, 'cam')}"
         + f"\n{detectors[0].log[-4000:]}"
     )
     assert answered_on_quick >= 10, "the quick engine answered too few frames to judge the swap"
@@ -231,3 +236,229 @@ def test_node_answers_every_frame_while_it_swaps_in_the_optimised_engine(
     for stamp in (sent[first], sent[-1]):  # one frame on each engine
         problems = _disagreements(answered[stamp], expected, names, frame.shape[:2])
         assert not problems, (stamp, problems)
+
+
+def _raw_message(pixels: np.ndarray, encoding: str, pad: int = 0) -> Image:
+    """An Image of pixels already in the encoding's byte order, rows padded with junk bytes."""
+    height, width = pixels.shape[:2]
+    row = np.ascontiguousarray(pixels).view(np.uint8).reshape(height, -1)
+    data = np.full((height, row.shape[1] + pad), 0xAB, np.uint8)
+    data[:, : row.shape[1]] = row
+    return Image(
+        header=Header(frame_id="camera"),
+        height=height,
+        width=width,
+        encoding=encoding,
+        step=data.shape[1],
+        data=data.tobytes(),
+    )
+
+
+def _unseen_frames() -> list[tuple[str, str, Any, np.ndarray, str]]:
+    """(what, camera, message, the pixels the reference sees, their format) for sizes, encodings
+    and JPEG/PNG codings the other GPU tests do not send: odd sizes, padded rows, 1x1, extremes."""
+    images = build_sample_images()
+    astronaut = cv2.resize(images["astronaut"], (517, 333), interpolation=cv2.INTER_AREA)
+    motorcycle, gray = images["motorcycle"], images["camera_gray"]
+    zidane_1440p = cv2.resize(images["zidane"], (2560, 1440), interpolation=cv2.INTER_LINEAR)
+    strip = cv2.resize(images["street_1080p"], (3000, 200), interpolation=cv2.INTER_AREA)
+    raw: list[tuple[str, Any, np.ndarray, str]] = [
+        (
+            "rgb8 517x333, padded rows",
+            _raw_message(astronaut[..., ::-1], "rgb8", 13),
+            astronaut,
+            "bgr8",
+        ),
+        ("bgra8", _raw_message(images["chelsea_bgra"], "bgra8"), images["chelsea_bgra"], "bgra8"),
+        (
+            "rgba8, padded rows",
+            _raw_message(cv2.cvtColor(motorcycle, cv2.COLOR_BGR2RGBA), "rgba8", 4),
+            motorcycle,
+            "bgr8",
+        ),
+        ("mono8", _raw_message(gray, "mono8"), gray, "mono8"),
+        ("mono16", _raw_message(gray.astype(np.uint16) * 257, "mono16"), gray, "mono8"),
+        (
+            "bgr8 1x1",
+            _raw_message(np.full((1, 1, 3), 127, np.uint8), "bgr8"),
+            np.full((1, 1, 3), 127, np.uint8),
+            "bgr8",
+        ),
+        ("bgr8 2560x1440", _raw_message(zidane_1440p, "bgr8"), zidane_1440p, "bgr8"),
+        ("bgr8 3000x200", _raw_message(strip, "bgr8"), strip, "bgr8"),
+        (
+            "bgr8 portrait 810x1080",
+            _raw_message(images["bus_rotated"], "bgr8"),
+            images["bus_rotated"],
+            "bgr8",
+        ),
+    ]
+    codings: list[tuple[str, str, np.ndarray, list[int]]] = [
+        ("JPEG 517x333", ".jpg", astronaut, [cv2.IMWRITE_JPEG_QUALITY, 90]),
+        ("grayscale JPEG", ".jpg", gray, []),
+        ("progressive JPEG", ".jpg", images["bus"], [cv2.IMWRITE_JPEG_PROGRESSIVE, 1]),
+        ("JPEG with restart markers", ".jpg", images["rocket"], [cv2.IMWRITE_JPEG_RST_INTERVAL, 3]),
+        (
+            "4:4:4 JPEG",
+            ".jpg",
+            motorcycle,
+            [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444],
+        ),
+        ("PNG", ".png", images["coffee"], []),
+    ]
+    compressed = []
+    for what, extension, image, options in codings:
+        ok, encoded = cv2.imencode(extension, image, options)
+        assert ok, what
+        data = encoded.tobytes()
+        decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)  # the reference decodes with OpenCV
+        assert decoded is not None, what
+        message = CompressedImage(
+            header=Header(frame_id="camera"), format=extension[1:].replace("jpg", "jpeg"), data=data
+        )
+        compressed.append((what, message, decoded, "bgr8"))
+    return [(w, "raw", m, p, f) for w, m, p, f in raw] + [
+        (w, "jpeg", m, p, f) for w, m, p, f in compressed
+    ]
+
+
+_OUTCOMES = (  # every frame received lands in exactly one of these
+    "frames published",
+    "frames dropped",
+    "frames skipped (rate cap)",
+    "bad frames",
+    "processing errors",
+    "frames in flight",
+    "frames discarded (stopped)",
+)
+
+
+class _TwoCameras:
+    """A node with a raw and a compressed camera, what each was sent, answered and counted."""
+
+    def __init__(self, ros: RosHarness, node: str) -> None:
+        self.ros, self.node = ros, node
+        qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+        self.publishers = {
+            "raw": ros.node.create_publisher(Image, f"/{node}_in/raw", qos),
+            "jpeg": ros.node.create_publisher(CompressedImage, f"/{node}_in/jpeg", qos),
+        }
+        self.sent = dict.fromkeys(self.publishers, 0)
+        self.out = {
+            c: Collector(ros, Detection2DArray, f"/{node}/{c}/detections", 100)
+            for c in self.publishers
+        }
+        self.diagnostics = Collector(ros, DiagnosticArray, "/diagnostics", 100)
+
+    def publish(self, camera: str, message: Any) -> None:
+        self.publishers[camera].publish(message)
+        self.sent[camera] += 1
+
+    def answer(self, camera: str, sec: int) -> Detection2DArray | None:
+        return next((m for m in self.out[camera].messages if m.header.stamp.sec == sec), None)
+
+    def until_answered(self, camera: str, message: Any, what: str, timeout: float = 30) -> Any:
+        """Publish until the frame (its stamp's seconds unique) is answered; return the answer."""
+        sec = message.header.stamp.sec
+        publish_until(
+            self.ros,
+            functools.partial(self.publish, camera, message),
+            lambda: self.answer(camera, sec) is not None,
+            timeout=timeout,
+            what=f"detections of {what}",
+        )
+        return self.answer(camera, sec)
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        """Per camera, the frame counters of its latest status."""
+        counts = {}
+        for camera in self.publishers:
+            status = _camera_status(self.diagnostics, self.node, camera)
+            counts[camera] = {
+                k: int(status[k]) for k in ("frames received", *_OUTCOMES) if k in status
+            }
+        return counts
+
+    def counted_after(self, seconds: float) -> dict[str, dict[str, int]]:
+        """The counters once every frame received has landed somewhere, from a status published
+        ``seconds`` or more from now (the node reports once a second)."""
+        first_new = len(self.diagnostics.messages)
+        settle = time.monotonic() + seconds
+
+        def closed() -> bool:
+            if time.monotonic() < settle or len(self.diagnostics.messages) <= first_new:
+                return False
+            return all(
+                len(c) == 1 + len(_OUTCOMES)
+                and c["frames in flight"] == 0
+                and sum(c[k] for k in _OUTCOMES) == c["frames received"]
+                for c in self.counters().values()
+            )
+
+        spin_for(self.ros, seconds + 20, closed)
+        assert closed(), f"frames unaccounted for: {self.counters()}"
+        return self.counters()
+
+
+def test_gpu_node_takes_unseen_sizes_encodings_and_codings_and_survives_hostile_frames(
+    ros: RosHarness, tmp_path: Path, detectors: list[DetectorProcess]
+) -> None:
+    """Every frame kind the node accepts, through the GPU pipeline and the GPU JPEG decoder, gives
+    the CPU pipeline's detections; malformed and randomly corrupted frames (fed to nvImageCodec
+    too) are refused as bad frames, never as processing errors, each frame is counted once, and
+    the node keeps detecting."""
+    node = "detector_gpu_unseen"
+    rig = _TwoCameras(ros, node)
+    detectors.append(
+        _tensorrt_fp16_node(
+            node,
+            tmp_path,
+            image_topics=[rig.publishers[c].topic_name for c in ("raw", "jpeg")],
+            input_types=["raw", "compressed"],
+            camera_names=["raw", "jpeg"],
+            qos_depth=100,
+        )
+    )
+    with Detector.from_model(model_path(), backend="onnxruntime", device="cpu") as cpu:
+        problems = []
+        for index, (what, camera, message, pixels, pixel_format) in enumerate(_unseen_frames()):
+            message.header.stamp = Time(sec=100 + index)
+            # the first may wait for the engine build
+            got = rig.until_answered(camera, message, what, 420 if index == 0 else 30)
+            reference = cpu(pixels, pixel_format)
+            problems += [
+                f"{what}: {p}" for p in _disagreements(got, reference, cpu.names, pixels.shape[:2])
+            ]
+        assert not problems, problems
+
+        before = rig.counted_after(1.0)  # discovery is done: from here each frame sent counts
+        rig.sent = dict.fromkeys(rig.publishers, 0)
+        cases = {"raw": raw_cases(), "jpeg": compressed_cases()}
+        for camera, hostile in cases.items():
+            for case in hostile:
+                rig.publish(camera, case.msg)
+                spin_for(ros, 0.05)  # one at a time: a frame refused when decoded is not replaced
+        rng = np.random.default_rng(29)
+        jpeg = cv2.imencode(".jpg", build_sample_images()["zidane_tiny"])[1].tobytes()
+        for _ in range(60):  # nvImageCodec gets corrupt JPEGs that pass the header checks
+            rig.publish("jpeg", CompressedImage(format="jpeg", data=mutated(jpeg, rng)))
+            spin_for(ros, 0.05)
+        frame = build_sample_images()["bus"]
+        last = {
+            "raw": rig.until_answered("raw", image_message(frame, Time(sec=3000), "c"), "raw"),
+            "jpeg": rig.until_answered(
+                "jpeg", jpeg_message(frame, Time(sec=3000), "c")[0], "a JPEG"
+            ),
+        }
+        expected = cpu(frame)
+        for answer in last.values():
+            problems += _disagreements(answer, expected, cpu.names, frame.shape[:2])
+        assert not problems, problems
+
+    after = rig.counted_after(1.0)
+    for camera, hostile in cases.items():
+        delta = {k: after[camera][k] - before[camera][k] for k in after[camera]}
+        assert delta["frames received"] == rig.sent[camera], (camera, rig.sent, delta)
+        assert delta["processing errors"] == 0, (camera, delta, detectors[0].log[-4000:])
+        assert delta["bad frames"] >= len(hostile), (camera, delta)
+    assert detectors[0].process.poll() is None
