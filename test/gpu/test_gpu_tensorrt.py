@@ -39,7 +39,7 @@ pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
 if _reason is None:
     from yolo_trt_ros.backends import load_backend
     from yolo_trt_ros.backends.tensorrt_backend import TensorRTBackend
-    from yolo_trt_ros.cuda.runtime import allocation_stats
+    from yolo_trt_ros.cuda.runtime import CudaEvent, DeviceBuffer, allocation_stats, fill_int32
     from yolo_trt_ros.engine.cache import EngineCache
     from yolo_trt_ros.engine.manager import EngineManager, ExportRequest, PreparedModel
     from yolo_trt_ros.errors import BackendNotAvailableError, CudaError
@@ -130,6 +130,46 @@ def test_steady_state_allocates_nothing(fp16_engine: PreparedModel, images: Imag
         steps = detector.last_host_steps_ms  # the pipeline's own marks, for the benchmarks
     assert after == before
     assert list(steps) == list(HOST_STEPS) and min(steps.values()) >= 0.0
+
+
+def test_work_queued_before_the_call_counts_as_preprocessing(
+    fp16_engine: PreparedModel, images: Images
+) -> None:
+    """A JPEG decoded on the GPU is queued on the pipeline's stream before the call: its time is
+    the frame's preprocessing (InferenceTiming's contract), not its postprocessing. Fills of a
+    256 MiB buffer stand in for the decode, about 5 ms of them, timed alone first."""
+    frame = images["zidane"]
+    words = 1 << 26
+    with (
+        GpuDetector.from_model(fp16_engine.path, backend="tensorrt") as detector,
+        DeviceBuffer(detector.cuda_device, words * 4) as buffer,
+        CudaEvent(timing=True) as start,
+        CudaEvent(timing=True) as end,
+    ):
+        stream = detector.stream
+
+        def fill(times: int) -> None:
+            for _ in range(times):
+                fill_int32(buffer.ptr, 7, words, stream)
+
+        def timed_fill(times: int) -> float:
+            start.record(stream)
+            fill(times)
+            end.record(stream)
+            end.synchronize()
+            return start.elapsed_ms(end)
+
+        repeats = min(1000, max(1, int(5.0 / max(timed_fill(1), 1e-3))))
+        fill_ms = timed_fill(repeats)
+        detector(frame)
+        quiet = detector.last_times
+        fill(repeats)
+        detector(frame)
+        loaded = detector.last_times
+    print(f"{repeats} fills {fill_ms:.2f} ms; without them {quiet}; after them {loaded}")
+    assert fill_ms > 2.0, "the stand-in is too short to tell the stages apart"
+    assert loaded.preprocess_ms >= quiet.preprocess_ms + 0.8 * fill_ms, (fill_ms, quiet, loaded)
+    assert loaded.postprocess_ms < quiet.postprocess_ms + 0.2 * fill_ms, (fill_ms, quiet, loaded)
 
 
 def test_cuda_graph_replays_the_engine_as_plain_execution_does(

@@ -89,9 +89,10 @@ class GpuDetector(Detector):
         upload_threads: threads staging each frame in pinned memory (see ``HostImageUploader``).
         upload_rows_read_only: upload only the source rows the resize reads (same result, fewer
             bytes when shrinking; True by default).
-        stage_timing: time preprocessing (upload and letterbox) and inference with CUDA events,
-            postprocessing as the rest of the frame's wall time (``last_times``); False leaves only
-            the total, measured on the host.
+        stage_timing: time inference and postprocessing's GPU work with CUDA events;
+            preprocessing is the rest of the frame's wall time, including work queued on the
+            stream before the call (``last_times``); False leaves only the total, measured on
+            the host.
         **settings: the ``Detector`` settings (conf, iou, max_det, classes, agnostic, imgsz, rect).
 
     """
@@ -128,6 +129,7 @@ class GpuDetector(Detector):
         )
         self._host_outputs = _HostOutputs(backend) if self.decoder is None else None
         self.stage_timing = stage_timing
+        # before inference, after inference, after postprocessing
         self._events = [CudaEvent(timing=True) for _ in range(3)]
         self._done = CudaEvent()
         self._marks: list[float] = []  # perf_counter at each HOST_STEPS boundary, last call
@@ -178,24 +180,24 @@ class GpuDetector(Detector):
         stream, events = self.stream, self._events
         marks.append(time.perf_counter())
         binding = self.backend.binding((1, 3, *geometry.input_hw))
-        if self.stage_timing:
-            events[0].record(stream)
         marks.append(time.perf_counter())
         source = self._on_device(image, frame, geometry, stream)
         marks.append(time.perf_counter())
         self.letterbox.enqueue(source, pixel_format, geometry, binding.input, stream)
         if self.stage_timing:
-            events[1].record(stream)
+            events[0].record(stream)
         marks.append(time.perf_counter())
         outputs = binding.enqueue(stream)
         if self.stage_timing:
-            events[2].record(stream)
+            events[1].record(stream)
         marks.append(time.perf_counter())
         if self.decoder is not None:  # boxes come back already in source pixels
             self.decoder.enqueue(outputs[0], self.settings, stream, geometry)
         else:
             assert self._host_outputs is not None
             self._host_outputs.enqueue(outputs, stream)
+        if self.stage_timing:
+            events[2].record(stream)
         self._done.record(stream)
         marks.append(time.perf_counter())
         self._done.synchronize()  # the one wait of the frame
@@ -209,9 +211,12 @@ class GpuDetector(Detector):
         self._marks = marks
         total_ms = (marks[-1] - start) * 1e3
         if self.stage_timing:
-            pre, infer = events[0].elapsed_ms(events[1]), events[1].elapsed_ms(events[2])
-            # Postprocessing: the rest of the frame's wall time (decode, copy back, boxes).
-            self.last_times = StageTimes(pre, infer, max(total_ms - pre - infer, 0.0))
+            infer = events[0].elapsed_ms(events[1])
+            # Postprocessing: its GPU work (decode, NMS, copy back) and reading the boxes on the
+            # host. Preprocessing: the rest of the frame's wall time, so that work queued on the
+            # stream before the call (a JPEG decoded on the GPU for this frame) counts there.
+            post = events[1].elapsed_ms(events[2]) + (marks[-1] - marks[-2]) * 1e3
+            self.last_times = StageTimes(max(total_ms - infer - post, 0.0), infer, post)
         else:
             self.last_times = StageTimes(0.0, 0.0, total_ms)
         return detections
