@@ -161,14 +161,16 @@ def test_work_queued_before_the_call_counts_as_preprocessing(
 
         repeats = min(1000, max(1, int(5.0 / max(timed_fill(1), 1e-3))))
         fill_ms = timed_fill(repeats)
-        detector(frame)
+        for _ in range(2):  # the first frame of a size also prepares its buffers
+            detector(frame)
         quiet = detector.last_times
         fill(repeats)
         detector(frame)
         loaded = detector.last_times
     print(f"{repeats} fills {fill_ms:.2f} ms; without them {quiet}; after them {loaded}")
     assert fill_ms > 2.0, "the stand-in is too short to tell the stages apart"
-    assert loaded.preprocess_ms >= quiet.preprocess_ms + 0.8 * fill_ms, (fill_ms, quiet, loaded)
+    # the host's part of preprocessing (the upload) overlaps the fills: only the fills are sure
+    assert loaded.preprocess_ms >= 0.8 * fill_ms, (fill_ms, quiet, loaded)
     assert loaded.postprocess_ms < quiet.postprocess_ms + 0.2 * fill_ms, (fill_ms, quiet, loaded)
 
 
