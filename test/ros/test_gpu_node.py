@@ -421,8 +421,7 @@ def test_gpu_node_takes_unseen_sizes_encodings_and_codings_and_survives_hostile_
     )
     # the reference letterboxes to the engine's square 640x640 input (rect=False): its own
     # default, the smallest stride-32 rectangle, moves weak detections of odd-sized frames
-    reference_settings = {"backend": "onnxruntime", "device": "cpu", "rect": False}
-    with Detector.from_model(model_path(), **reference_settings) as cpu:
+    with Detector.from_model(model_path(), backend="onnxruntime", device="cpu", rect=False) as cpu:
         problems = []
         for index, (what, camera, message, pixels, pixel_format) in enumerate(_unseen_frames()):
             message.header.stamp = Time(sec=100 + index)
