@@ -43,6 +43,7 @@ from vision_msgs.msg import Detection2DArray
 from yolo_trt_ros.core.detections import Detections
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.msg import EngineInfo
+from yolo_trt_ros.ros.diagnostics import FRAME_OUTCOMES
 from yolo_trt_ros.testing.hostile_frames import compressed_cases, mutated, raw_cases
 from yolo_trt_ros.testing.sample_images import build_sample_images
 
@@ -277,7 +278,12 @@ def _unseen_frames() -> list[tuple[str, str, Any, np.ndarray, str]]:
             "bgr8",
         ),
         ("mono8", _raw_message(gray, "mono8"), gray, "mono8"),
-        ("mono16", _raw_message(gray.astype(np.uint16) * 257, "mono16"), gray, "mono8"),
+        (
+            "mono16 (little-endian; the high byte is the grey)",
+            _raw_message((gray.astype(np.uint16) << 8) | (255 - gray), "mono16"),
+            gray,
+            "mono8",
+        ),
         (
             "bgr8 1x1",
             _raw_message(np.full((1, 1, 3), 127, np.uint8), "bgr8"),
@@ -287,7 +293,7 @@ def _unseen_frames() -> list[tuple[str, str, Any, np.ndarray, str]]:
         ("bgr8 2560x1440", _raw_message(zidane_1440p, "bgr8"), zidane_1440p, "bgr8"),
         ("bgr8 3000x200", _raw_message(strip, "bgr8"), strip, "bgr8"),
         (
-            "bgr8 portrait 810x1080",
+            "bgr8 1080x810, the bus on its side",
             _raw_message(images["bus_rotated"], "bgr8"),
             images["bus_rotated"],
             "bgr8",
@@ -320,17 +326,6 @@ def _unseen_frames() -> list[tuple[str, str, Any, np.ndarray, str]]:
     return [(w, "raw", m, p, f) for w, m, p, f in raw] + [
         (w, "jpeg", m, p, f) for w, m, p, f in compressed
     ]
-
-
-_OUTCOMES = (  # every frame received lands in exactly one of these
-    "frames published",
-    "frames dropped",
-    "frames skipped (rate cap)",
-    "bad frames",
-    "processing errors",
-    "frames in flight",
-    "frames discarded (stopped)",
-)
 
 
 class _TwoCameras:
@@ -371,11 +366,11 @@ class _TwoCameras:
 
     def counters(self) -> dict[str, dict[str, int]]:
         """Per camera, the frame counters of its latest status."""
-        counts = {}
+        counts: dict[str, dict[str, int]] = {}
         for camera in self.publishers:
             status = _camera_status(self.diagnostics, self.node, camera)
             counts[camera] = {
-                k: int(status[k]) for k in ("frames received", *_OUTCOMES) if k in status
+                k: int(status[k]) for k in ("frames received", *FRAME_OUTCOMES) if k in status
             }
         return counts
 
@@ -389,9 +384,9 @@ class _TwoCameras:
             if time.monotonic() < settle or len(self.diagnostics.messages) <= first_new:
                 return False
             return all(
-                len(c) == 1 + len(_OUTCOMES)
+                len(c) == 1 + len(FRAME_OUTCOMES)
                 and c["frames in flight"] == 0
-                and sum(c[k] for k in _OUTCOMES) == c["frames received"]
+                and sum(c[k] for k in FRAME_OUTCOMES) == c["frames received"]
                 for c in self.counters().values()
             )
 
@@ -400,13 +395,26 @@ class _TwoCameras:
         return self.counters()
 
 
+def _nvimgcodec_installed() -> bool:
+    try:
+        return importlib.util.find_spec("nvidia.nvimgcodec") is not None
+    except ModuleNotFoundError:  # no nvidia namespace package at all
+        return False
+
+
+def _growth(
+    after: dict[str, dict[str, int]], before: dict[str, dict[str, int]], camera: str
+) -> dict[str, int]:
+    return {key: after[camera][key] - before[camera][key] for key in after[camera]}
+
+
 def test_gpu_node_takes_unseen_sizes_encodings_and_codings_and_survives_hostile_frames(
     ros: RosHarness, tmp_path: Path, detectors: list[DetectorProcess]
 ) -> None:
-    """Every frame kind the node accepts, through the GPU pipeline and the GPU JPEG decoder, gives
-    the CPU pipeline's detections; malformed and randomly corrupted frames (fed to nvImageCodec
-    too) are refused as bad frames, never as processing errors, each frame is counted once, and
-    the node keeps detecting."""
+    """Every frame kind the node accepts, through the GPU pipeline and the GPU JPEG decoder (where
+    nvImageCodec is installed), gives the CPU pipeline's detections; every malformed frame is
+    refused as a bad frame; randomly corrupted JPEGs (fed to nvImageCodec too) are refused or
+    detected, never a processing error; each frame is counted once; the node keeps detecting."""
     node = "detector_gpu_unseen"
     rig = _TwoCameras(ros, node)
     detectors.append(
@@ -432,35 +440,42 @@ def test_gpu_node_takes_unseen_sizes_encodings_and_codings_and_survives_hostile_
                 f"{what}: {p}" for p in _disagreements(got, reference, cpu.names, pixels.shape[:2])
             ]
         assert not problems, problems
+        if _nvimgcodec_installed():
+            decoder = _camera_status(rig.diagnostics, node, "detector").get("JPEG decoder", "")
+            assert decoder.startswith("nvimgcodec"), decoder
 
-        before = rig.counted_after(1.0)  # discovery is done: from here each frame sent counts
+        # discovery is done: from here every frame sent must be counted once
+        before = rig.counted_after(1.0)
         rig.sent = dict.fromkeys(rig.publishers, 0)
         cases = {"raw": raw_cases(), "jpeg": compressed_cases()}
         for camera, hostile in cases.items():
             for case in hostile:
                 rig.publish(camera, case.msg)
                 spin_for(ros, 0.05)  # one at a time: a frame refused when decoded is not replaced
+        refused = rig.counted_after(1.0)
+        for camera, hostile in cases.items():
+            growth = _growth(refused, before, camera)
+            assert growth["frames received"] == rig.sent[camera] == len(hostile), (camera, growth)
+            assert growth["bad frames"] == len(hostile), (camera, growth, detectors[0].log[-4000:])
+
+        rig.sent = dict.fromkeys(rig.publishers, 0)
         rng = np.random.default_rng(29)
         jpeg = cv2.imencode(".jpg", build_sample_images()["zidane_tiny"])[1].tobytes()
         for _ in range(60):  # nvImageCodec gets corrupt JPEGs that pass the header checks
             rig.publish("jpeg", CompressedImage(format="jpeg", data=mutated(jpeg, rng)))
             spin_for(ros, 0.05)
-        frame = build_sample_images()["bus"]
-        last = {
-            "raw": rig.until_answered("raw", image_message(frame, Time(sec=3000), "c"), "raw"),
-            "jpeg": rig.until_answered(
-                "jpeg", jpeg_message(frame, Time(sec=3000), "c")[0], "a JPEG"
-            ),
-        }
-        expected = cpu(frame)
-        for answer in last.values():
-            problems += _disagreements(answer, expected, cpu.names, frame.shape[:2])
-        assert not problems, problems
+        growth = _growth(rig.counted_after(1.0), refused, "jpeg")
+        assert growth["frames received"] == rig.sent["jpeg"] == 60, growth
+        assert growth["processing errors"] == 0, (growth, detectors[0].log[-4000:])
 
-    after = rig.counted_after(1.0)
-    for camera, hostile in cases.items():
-        delta = {k: after[camera][k] - before[camera][k] for k in after[camera]}
-        assert delta["frames received"] == rig.sent[camera], (camera, rig.sent, delta)
-        assert delta["processing errors"] == 0, (camera, delta, detectors[0].log[-4000:])
-        assert delta["bad frames"] >= len(hostile), (camera, delta)
+        frame = build_sample_images()["bus"]
+        jpeg_in, jpeg_bytes = jpeg_message(frame, Time(sec=3000), "c")
+        expected = expected_raw_and_jpeg(cpu, frame, jpeg_bytes)
+        last = (
+            rig.until_answered("raw", image_message(frame, Time(sec=3000), "c"), "raw"),
+            rig.until_answered("jpeg", jpeg_in, "a JPEG"),
+        )
+        for answer, reference in zip(last, expected, strict=True):
+            problems += _disagreements(answer, reference, cpu.names, frame.shape[:2])
+        assert not problems, problems
     assert detectors[0].process.poll() is None
