@@ -137,7 +137,8 @@ def test_work_queued_before_the_call_counts_as_preprocessing(
 ) -> None:
     """A JPEG decoded on the GPU is queued on the pipeline's stream before the call: its time is
     the frame's preprocessing (InferenceTiming's contract), not its postprocessing. Fills of a
-    256 MiB buffer stand in for the decode, about 5 ms of them, timed alone first."""
+    256 MiB buffer stand in for the decode, about 5 ms of them, timed alone first. Best of three
+    tries: another process on the GPU (a TensorRT build) can stretch one."""
     frame = images["zidane"]
     words = 1 << 26
     with (
@@ -159,19 +160,29 @@ def test_work_queued_before_the_call_counts_as_preprocessing(
             end.synchronize()
             return start.elapsed_ms(end)
 
-        repeats = min(1000, max(1, int(5.0 / max(timed_fill(1), 1e-3))))
-        fill_ms = timed_fill(repeats)
+        one = min(timed_fill(1) for _ in range(5))  # the first is a cold start
+        repeats = min(1000, max(1, int(5.0 / max(one, 1e-3))))
         for _ in range(2):  # the first frame of a size also prepares its buffers
             detector(frame)
-        quiet = detector.last_times
-        fill(repeats)
-        detector(frame)
-        loaded = detector.last_times
+        tries = []
+        for _ in range(3):
+            fill_ms = timed_fill(repeats)
+            detector(frame)
+            quiet = detector.last_times
+            fill(repeats)
+            detector(frame)
+            loaded = detector.last_times
+            tries.append((fill_ms, quiet, loaded))
+            # the host's part of preprocessing (the upload) overlaps the fills: only they are sure
+            if (
+                fill_ms > 2.0
+                and loaded.preprocess_ms >= 0.8 * fill_ms
+                and loaded.postprocess_ms < quiet.postprocess_ms + 0.2 * fill_ms
+            ):
+                break
+        else:
+            pytest.fail(f"the fills were not preprocessing in any try: {tries}")
     print(f"{repeats} fills {fill_ms:.2f} ms; without them {quiet}; after them {loaded}")
-    assert fill_ms > 2.0, "the stand-in is too short to tell the stages apart"
-    # the host's part of preprocessing (the upload) overlaps the fills: only the fills are sure
-    assert loaded.preprocess_ms >= 0.8 * fill_ms, (fill_ms, quiet, loaded)
-    assert loaded.postprocess_ms < quiet.postprocess_ms + 0.2 * fill_ms, (fill_ms, quiet, loaded)
 
 
 def test_cuda_graph_replays_the_engine_as_plain_execution_does(
