@@ -20,7 +20,7 @@ then c) runs alone, because Ultralytics' CPU-heavy call slows whatever runs righ
 feeds a fresh copy of the frame each call (made untimed), as a ROS message arrives in a new buffer;
 ``pipeline_pinned_upload`` stages the frame in pinned memory itself instead of letting the driver
 copy from pageable memory (the default).
-Besides the medians, the report holds the pipeline's stages from CUDA events, the letterbox kernel's
+Besides the medians, the report holds the pipeline's stages (``last_times``), the letterbox kernel's
 device time, the upload in several variants, the host copy and DMA rates, the pipeline's host
 steps, GPU vs host NMS, the letterbox's error against the CPU preprocessor over every sample
 image and pixel format, and agreement of the three detectors' boxes. Goals (1080p):

@@ -89,10 +89,10 @@ class GpuDetector(Detector):
         upload_threads: threads staging each frame in pinned memory (see ``HostImageUploader``).
         upload_rows_read_only: upload only the source rows the resize reads (same result, fewer
             bytes when shrinking; True by default).
-        stage_timing: time inference and postprocessing's GPU work with CUDA events;
-            preprocessing is the rest of the frame's wall time, including work queued on the
-            stream before the call (``last_times``); False leaves only the total, measured on
-            the host.
+        stage_timing: time inference and postprocessing's GPU work with CUDA events (and
+            postprocessing's read-back of the boxes on the host); preprocessing is the rest of the
+            frame's wall time, including work queued on the stream before the call
+            (``last_times``); False leaves only the total, measured on the host.
         **settings: the ``Detector`` settings (conf, iou, max_det, classes, agnostic, imgsz, rect).
 
     """
