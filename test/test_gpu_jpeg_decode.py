@@ -78,6 +78,27 @@ def test_sizes_change_between_frames_and_other_formats_fall_back() -> None:
     assert decoder.decode(np.frombuffer(b"\xff\xd8\xff\xe0 broken", np.uint8)) is None
 
 
+def test_a_jpeg_cut_short_gets_opencvs_answer_not_a_gpu_guess() -> None:
+    """nvJPEG decodes the part of a truncated JPEG that arrived; the CPU path (OpenCV) refuses
+    such a frame, and the GPU decoder must give the same answer."""
+    decoder = NvImgCodecDecoder(0)
+    rng = np.random.default_rng(5)
+    image = np.asarray(
+        cv2.GaussianBlur(rng.integers(0, 255, (480, 640, 3), np.uint8), (9, 9), 0), np.uint8
+    )
+    whole = _jpeg(image)
+    cut = whole[: len(whole) * 2 // 3]
+    assert decoder.decode_on_device(whole) is not None
+    before = decoder.gpu_decodes, decoder.fallbacks
+    assert decoder.decode_on_device(cut) is None
+    decoded = decoder.decode(cut)
+    expected = OpenCvDecoder().decode(cut)
+    assert (decoded is None) == (expected is None)
+    if decoded is not None and expected is not None:
+        assert np.array_equal(decoded[0], expected[0])
+    assert (decoder.gpu_decodes, decoder.fallbacks) == before  # neither: OpenCV decided
+
+
 def test_auto_picks_the_gpu_decoder_here() -> None:
     choice = make_decoder("auto", "cuda:0")
     assert isinstance(choice.decoder, NvImgCodecDecoder), choice.reason

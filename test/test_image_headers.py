@@ -22,7 +22,7 @@ from sensor_msgs.msg import CompressedImage
 
 from yolo_trt_ros.errors import InvalidImageError
 from yolo_trt_ros.image_decoders import DecodedImage, OpenCvDecoder
-from yolo_trt_ros.image_headers import MAX_JPEG_SCANS, check_encoded, read_header
+from yolo_trt_ros.image_headers import MAX_JPEG_SCANS, check_encoded, jpeg_has_end, read_header
 from yolo_trt_ros.media import read_image
 from yolo_trt_ros.ros.image_conversion import compressed_to_array
 
@@ -329,3 +329,19 @@ def test_image_files_are_checked_before_decoding_too(tmp_path: Path) -> None:
     np.testing.assert_array_equal(read_image(tmp_path / "good.png"), BGR)  # lossless
     with pytest.raises(InvalidImageError, match="cannot read"):
         read_image(tmp_path / "missing.jpg")
+
+
+def test_a_jpeg_cut_short_has_no_end_marker() -> None:
+    image = cv2.GaussianBlur(
+        np.random.default_rng(2).integers(0, 255, (240, 320, 3), np.uint8), (5, 5), 0
+    )
+    ok, encoded = cv2.imencode(".jpg", image)
+    assert ok
+    whole = encoded.tobytes()
+    assert whole.endswith(b"\xff\xd9")  # independent of the package: what libjpeg writes
+    assert jpeg_has_end(memoryview(whole))
+    assert jpeg_has_end(memoryview(whole + bytes(100)))  # a driver's padding after the marker
+    for cut in (len(whole) - 1, len(whole) * 2 // 3, len(whole) // 2, 700):
+        assert not jpeg_has_end(memoryview(whole[:cut])), cut
+    assert jpeg_has_end(memoryview(whole[: len(whole) // 2] + b"\xff\xd9"))  # cut, then closed
+    assert not jpeg_has_end(memoryview(whole + bytes(300)))  # more padding than is looked at

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from yolo_trt_ros.errors import InvalidSettingError
+from yolo_trt_ros.image_headers import jpeg_has_end
 
 __all__ = [
     "DECODER_CHOICES",
@@ -74,7 +75,9 @@ class NvImgCodecDecoder:
     ``decode`` copies the result to the host; ``decode_on_device`` leaves it on the GPU for the
     GPU pipeline (``GpuDetector`` reads it in place). Anything that is not a JPEG, and a JPEG
     nvImageCodec cannot decode, is handed to OpenCV by ``decode``, so no frame is lost to the
-    choice of decoder; ``gpu_decodes`` and ``fallbacks`` count which way frames went.
+    choice of decoder; ``gpu_decodes`` and ``fallbacks`` count which way frames went. A JPEG
+    without its end-of-image marker (cut short) goes to OpenCV uncounted, so that it gets the
+    answer the CPU path gives: nvJPEG would decode the part that arrived.
     """
 
     def __init__(self, device_id: int = 0) -> None:
@@ -119,8 +122,8 @@ class NvImgCodecDecoder:
         pixel format (``pixel_format``: bgr8, or rgb8 with nvImageCodec 0.6), or None for anything
         it cannot decode (then use ``decode``).
         """
-        if bytes(data[:2]) != _JPEG_START:
-            return None
+        if bytes(data[:2]) != _JPEG_START or not jpeg_has_end(data.data):
+            return None  # not a JPEG, or cut short: OpenCV decides, as it would on the CPU path
         try:
             stream = self._codec.CodeStream(data)
             image = self._decoder.decode(stream, params=self._params, cuda_stream=cuda_stream)

@@ -35,6 +35,7 @@ __all__ = [
     "MAX_JPEG_SCANS",
     "EncodedImage",
     "check_encoded",
+    "jpeg_has_end",
     "read_header",
 ]
 
@@ -55,6 +56,8 @@ _JPEG_START: Final = b"\xff\xd8\xff"  # what OpenCV's JPEG decoder recognises
 # Every start-of-frame marker libjpeg knows (not C4 DHT, C8 JPG, CC DAC), and start-of-scan.
 _JPEG_MARKERS: Final = re.compile(rb"\xff[\xc0-\xc3\xc5-\xc7\xc9-\xcb\xcd-\xcf\xda]")
 _SOS: Final = 0xDA
+_JPEG_END: Final = b"\xff\xd9"  # EOI; entropy-coded data never holds it (0xFF is stuffed)
+_JPEG_END_WINDOW: Final = 256  # bytes searched from the end: encoders and drivers may pad after EOI
 _JPEG_CODINGS: Final = {0xC0: "baseline", 0xC1: "extended", 0xC2: "progressive"}
 _JPEG_UNSUPPORTED: Final = {
     0xC3: "lossless",
@@ -281,3 +284,12 @@ def check_encoded(data: memoryview, max_pixels: int) -> EncodedImage:
             kind="size",
         )
     return header
+
+
+def jpeg_has_end(data: memoryview) -> bool:
+    """Whether a JPEG ends with its end-of-image marker (allowing a little padding after it).
+
+    A JPEG cut short in transport has none. Decoders differ there: libjpeg (OpenCV) refuses most
+    such frames, nvJPEG decodes the part that arrived and fills in the rest.
+    """
+    return _JPEG_END in bytes(data[-_JPEG_END_WINDOW:])
