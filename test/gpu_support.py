@@ -40,6 +40,17 @@ def cuda_skip_reason() -> str | None:
     return None
 
 
+def nvimgcodec_skip_reason() -> str | None:
+    """Return why nvImageCodec cannot be used here (not installed), or None."""
+    try:
+        installed = importlib.util.find_spec("nvidia.nvimgcodec") is not None
+    except ModuleNotFoundError:  # no nvidia namespace package at all
+        installed = False
+    return (
+        None if installed else "nvImageCodec (nvidia-nvimgcodec-cu12/-cu13) is not installed here"
+    )
+
+
 def torch_skip_reason() -> str | None:
     """Return why the torch backend tests cannot run here, or None."""
     missing = [name for name in ("torch", "onnx2torch") if importlib.util.find_spec(name) is None]

@@ -8,24 +8,17 @@ detections from both decodes.
 
 from __future__ import annotations
 
-import importlib.util
-
 import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
-from gpu_support import cuda_skip_reason, model_path, unmatched
+from gpu_support import cuda_skip_reason, model_path, nvimgcodec_skip_reason, unmatched
 
 from yolo_trt_ros.core.preprocess import to_bgr8
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.image_decoders import NvImgCodecDecoder, OpenCvDecoder, make_decoder
 
-_reason = cuda_skip_reason() or (
-    None
-    if importlib.util.find_spec("nvidia") is not None
-    and importlib.util.find_spec("nvidia.nvimgcodec") is not None
-    else "nvImageCodec (nvidia-nvimgcodec-cu12/-cu13) is not installed here"
-)
+_reason = cuda_skip_reason() or nvimgcodec_skip_reason()
 # Marked rather than skipped at module level: see conftest.py
 pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")
 

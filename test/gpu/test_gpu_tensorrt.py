@@ -22,6 +22,7 @@ from gpu_support import (
     cuda_skip_reason,
     disagreements,
     model_path,
+    nvimgcodec_skip_reason,
     unmatched,
 )
 
@@ -266,16 +267,7 @@ def test_int8_engine_recalls_the_fp32_detections(
     assert np.abs(shift).mean() <= 0.1
 
 
-def _nvimgcodec_skip_reason() -> str | None:
-    if (
-        importlib.util.find_spec("nvidia") is None
-        or importlib.util.find_spec("nvidia.nvimgcodec") is None
-    ):
-        return "nvImageCodec (nvidia-nvimgcodec-cu12/-cu13) is not installed here"
-    return None
-
-
-@pytest.mark.skipif(_nvimgcodec_skip_reason() is not None, reason=_nvimgcodec_skip_reason() or "")
+@pytest.mark.skipif(nvimgcodec_skip_reason() is not None, reason=nvimgcodec_skip_reason() or "")
 def test_jpeg_decoded_on_the_gpu_enters_the_pipeline_without_a_host_copy(
     fp16_engine: PreparedModel, cpu_detector: Detector, images: Images
 ) -> None:

@@ -22,7 +22,7 @@ import pytest
 from builtin_interfaces.msg import Time
 from conftest import RosHarness
 from diagnostic_msgs.msg import DiagnosticArray
-from gpu_support import cuda_skip_reason, model_path, unmatched
+from gpu_support import cuda_skip_reason, model_path, nvimgcodec_skip_reason, unmatched
 from node_harness import (
     LATCHED,
     Collector,
@@ -38,6 +38,7 @@ from node_harness import (
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
+from test_image_conversion import make_msg
 from vision_msgs.msg import Detection2DArray
 
 from yolo_trt_ros.core.detections import Detections
@@ -239,20 +240,9 @@ def test_node_answers_every_frame_while_it_swaps_in_the_optimised_engine(
         assert not problems, (stamp, problems)
 
 
-def _raw_message(pixels: np.ndarray, encoding: str, pad: int = 0) -> Image:
-    """An Image of pixels already in the encoding's byte order, rows padded with junk bytes."""
-    height, width = pixels.shape[:2]
-    row = np.ascontiguousarray(pixels).view(np.uint8).reshape(height, -1)
-    data = np.full((height, row.shape[1] + pad), 0xAB, np.uint8)
-    data[:, : row.shape[1]] = row
-    return Image(
-        header=Header(frame_id="camera"),
-        height=height,
-        width=width,
-        encoding=encoding,
-        step=data.shape[1],
-        data=data.tobytes(),
-    )
+def _image(pixels: np.ndarray, encoding: str, pad: int = 0) -> Image:
+    """test_image_conversion's packing (junk in the row padding), with a camera frame id."""
+    return make_msg(pixels, encoding, pad=pad, header=Header(frame_id="camera"))
 
 
 def _unseen_frames() -> list[tuple[str, str, Any, np.ndarray, str]]:
@@ -266,35 +256,35 @@ def _unseen_frames() -> list[tuple[str, str, Any, np.ndarray, str]]:
     raw: list[tuple[str, Any, np.ndarray, str]] = [
         (
             "rgb8 517x333, padded rows",
-            _raw_message(astronaut[..., ::-1], "rgb8", 13),
+            _image(astronaut[..., ::-1], "rgb8", 13),
             astronaut,
             "bgr8",
         ),
-        ("bgra8", _raw_message(images["chelsea_bgra"], "bgra8"), images["chelsea_bgra"], "bgra8"),
+        ("bgra8", _image(images["chelsea_bgra"], "bgra8"), images["chelsea_bgra"], "bgra8"),
         (
             "rgba8, padded rows",
-            _raw_message(cv2.cvtColor(motorcycle, cv2.COLOR_BGR2RGBA), "rgba8", 4),
+            _image(cv2.cvtColor(motorcycle, cv2.COLOR_BGR2RGBA), "rgba8", 4),
             motorcycle,
             "bgr8",
         ),
-        ("mono8", _raw_message(gray, "mono8"), gray, "mono8"),
+        ("mono8", _image(gray, "mono8"), gray, "mono8"),
         (
             "mono16 (little-endian; the high byte is the grey)",
-            _raw_message((gray.astype(np.uint16) << 8) | (255 - gray), "mono16"),
+            _image((gray.astype(np.uint16) << 8) | (255 - gray), "mono16"),
             gray,
             "mono8",
         ),
         (
             "bgr8 1x1",
-            _raw_message(np.full((1, 1, 3), 127, np.uint8), "bgr8"),
+            _image(np.full((1, 1, 3), 127, np.uint8), "bgr8"),
             np.full((1, 1, 3), 127, np.uint8),
             "bgr8",
         ),
-        ("bgr8 2560x1440", _raw_message(zidane_1440p, "bgr8"), zidane_1440p, "bgr8"),
-        ("bgr8 3000x200", _raw_message(strip, "bgr8"), strip, "bgr8"),
+        ("bgr8 2560x1440", _image(zidane_1440p, "bgr8"), zidane_1440p, "bgr8"),
+        ("bgr8 3000x200", _image(strip, "bgr8"), strip, "bgr8"),
         (
             "bgr8 1080x810, the bus on its side",
-            _raw_message(images["bus_rotated"], "bgr8"),
+            _image(images["bus_rotated"], "bgr8"),
             images["bus_rotated"],
             "bgr8",
         ),
@@ -395,13 +385,6 @@ class _TwoCameras:
         return self.counters()
 
 
-def _nvimgcodec_installed() -> bool:
-    try:
-        return importlib.util.find_spec("nvidia.nvimgcodec") is not None
-    except ModuleNotFoundError:  # no nvidia namespace package at all
-        return False
-
-
 def _growth(
     after: dict[str, dict[str, int]], before: dict[str, dict[str, int]], camera: str
 ) -> dict[str, int]:
@@ -440,7 +423,7 @@ def test_gpu_node_takes_unseen_sizes_encodings_and_codings_and_survives_hostile_
                 f"{what}: {p}" for p in _disagreements(got, reference, cpu.names, pixels.shape[:2])
             ]
         assert not problems, problems
-        if _nvimgcodec_installed():
+        if nvimgcodec_skip_reason() is None:
             decoder = _camera_status(rig.diagnostics, node, "detector").get("JPEG decoder", "")
             assert decoder.startswith("nvimgcodec"), decoder
 
