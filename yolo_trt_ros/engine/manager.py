@@ -247,26 +247,8 @@ class EngineManager:
         """
         if precision == "fp32" or (precision == "fp16" and not convert_fp16_onnx):
             return onnx, ""
-        if precision not in ("fp16", "int8"):
-            raise InvalidSettingError(
-                f"precision must be auto, fp32, fp16 or int8, not {precision!r}"
-            )
-        files: list[Path] = []
-        if precision == "int8":
-            if request.calibration_dir is None:
-                raise InvalidSettingError(
-                    "int8 needs calibration images: set calibration_dir to a folder of typical "
-                    "frames"
-                )
-            files = calibration_images(request.calibration_dir)
-            if int8_by_tensorrt:  # TensorRT calibrates the FP32 ONNX: nothing to write here
-                method = int8_calibration.DEFAULT_METHOD  # the build gets it in Calibration.method
-                return onnx, calibration_sha256(files, f"tensorrt {method}")
-        self.cache.ensure_directory()
-        self.prepared_dir.mkdir(parents=True, exist_ok=True)
-        digest = file_sha256(onnx)[:16]
         if precision == "fp16":
-            target = self.prepared_dir / f"{digest}-fp16.onnx"
+            target = self._prepared_path(onnx, "fp16")
             self._convert_once(
                 onnx,
                 target,
@@ -279,9 +261,21 @@ class EngineManager:
                 ),
             )
             return target, ""
+        if precision != "int8":
+            raise InvalidSettingError(
+                f"precision must be auto, fp32, fp16 or int8, not {precision!r}"
+            )
+        if request.calibration_dir is None:
+            raise InvalidSettingError(
+                "int8 needs calibration images: set calibration_dir to a folder of typical frames"
+            )
+        files = calibration_images(request.calibration_dir)
+        if int8_by_tensorrt:  # TensorRT calibrates the FP32 ONNX: nothing to write here
+            method = int8_calibration.DEFAULT_METHOD  # the build gets it in Calibration.method
+            return onnx, calibration_sha256(files, f"tensorrt {method}")
         calibration = calibration_sha256(files)
         size = request.image_size or (640, 640)
-        target = self.prepared_dir / f"{digest}-int8-{calibration[:12]}-{size[0]}x{size[1]}.onnx"
+        target = self._prepared_path(onnx, f"int8-{calibration[:12]}-{size[0]}x{size[1]}")
         self._convert_once(
             onnx,
             target,
@@ -294,6 +288,12 @@ class EngineManager:
             ),
         )
         return target, calibration
+
+    def _prepared_path(self, onnx: Path, variant: str) -> Path:
+        """Where the ``variant`` of this ONNX (named by its content) is kept; its folder exists."""
+        self.cache.ensure_directory()
+        self.prepared_dir.mkdir(parents=True, exist_ok=True)
+        return self.prepared_dir / f"{file_sha256(onnx)[:16]}-{variant}.onnx"
 
     def _spec(
         self, onnx: Path, precision: str, calibration: str, request: ExportRequest
