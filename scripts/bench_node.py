@@ -13,7 +13,9 @@ quick one). Then this process is the camera and the latency probe at once:
 * for every size (``--sizes``, the street photo of yolo_trt_ros/testing/sample_images.py, INTER_AREA) and format
   (``--formats``: ``raw`` sensor_msgs/Image rgb8, ``jpeg`` CompressedImage quality 90, encoded
   once), it publishes ``--warmup`` frames (not counted), then ``--frames`` frames at ``--rate``
-  Hz (RELIABLE, depth 1), each stamped with the wall clock just before ``publish()``;
+  Hz (RELIABLE, depth 1), each stamped with the wall clock just before ``publish()``; with
+  ``--cameras N`` it is N cameras of that format, each on its own topic at ``--rate`` Hz, their
+  frames spread evenly over each period (one node serving several cameras);
 * ``yolo_trt_ros.ros_tools.latency_probe.LatencyProbe`` matches the node's ``~/detections`` and
   ``~/timing`` (InferenceTiming) to each frame by stamp (same clock, one machine).
 
@@ -465,12 +467,23 @@ def frame_message(frame: Frame, fmt: str) -> Any:
 # --- the node and the ROS side --------------------------------------------------------------------
 
 
-def node_command(args: argparse.Namespace, topics: Mapping[str, str]) -> list[str]:
-    """Return the detector node's command line."""
+def camera_topics(formats: Sequence[str], cameras: int) -> dict[str, list[str]]:
+    """Return each format's camera topics, one per camera.
+
+    One camera: ``/bench_node/raw``; several: ``/bench_node/camera0/raw``, ``camera1/raw``, ...
+    """
+    if cameras == 1:
+        return {fmt: [f"{TOPIC_PREFIX}/{fmt}"] for fmt in formats}
+    return {fmt: [f"{TOPIC_PREFIX}/camera{i}/{fmt}" for i in range(cameras)] for fmt in formats}
+
+
+def node_command(args: argparse.Namespace, topics: Mapping[str, Sequence[str]]) -> list[str]:
+    """Return the detector node's command line (``topics``: format -> its camera topics)."""
+    watched = [(topic, fmt) for fmt, names in topics.items() for topic in names]
     parameters = {
         "autostart": "true",
-        "image_topics": "[" + ", ".join(f"'{t}'" for t in topics.values()) + "]",
-        "input_types": "[" + ", ".join(f"'{FORMATS[f]}'" for f in topics) + "]",
+        "image_topics": "[" + ", ".join(f"'{topic}'" for topic, _ in watched) + "]",
+        "input_types": "[" + ", ".join(f"'{FORMATS[fmt]}'" for _, fmt in watched) + "]",
         "backend": args.backend,
         "precision": args.precision,
         "device": args.device,
@@ -508,7 +521,7 @@ class _Watch:
 class BenchClient:
     """The benchmark's ROS side: camera publishers, EngineInfo and diagnostics, and the probe."""
 
-    def __init__(self, formats: Sequence[str]) -> None:
+    def __init__(self, topics: Mapping[str, Sequence[str]]) -> None:
         from diagnostic_msgs.msg import DiagnosticArray  # noqa: PLC0415
         from rclpy.node import Node  # noqa: PLC0415
         from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: PLC0415
@@ -523,15 +536,16 @@ class BenchClient:
         self.node: Node = Node("bench_node_camera")
         self.probe: LatencyProbe = LatencyProbe(FrameLedger(), "bench_node_probe")
         self.watch = _Watch()
-        self.topics = {fmt: f"{TOPIC_PREFIX}/{fmt}" for fmt in formats}
+        self.topics = {fmt: list(names) for fmt, names in topics.items()}
         camera_qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE
         )
-        self.publishers: dict[str, Publisher] = {
-            fmt: self.node.create_publisher(
+        self.publishers: dict[str, Publisher] = {  # topic -> its camera's publisher
+            topic: self.node.create_publisher(
                 Image if fmt == "raw" else CompressedImage, topic, camera_qos
             )
-            for fmt, topic in self.topics.items()
+            for fmt, names in self.topics.items()
+            for topic in names
         }
         self.node.create_subscription(
             EngineInfo, f"/{DETECTOR}/engine_info", self._on_engine, LATCHED
@@ -566,7 +580,7 @@ class BenchClient:
                 info.qos_profile.reliability.name.lower()
                 for info in self.node.get_subscriptions_info_by_topic(topic)
             ]
-            for topic in self.topics.values()
+            for topic in self.publishers
         }
 
     def close(self) -> None:
@@ -593,9 +607,7 @@ def wait_until_ready(
     exited = "the detector node exited with status {} (its log is above)"
     while True:  # its parameters answer as soon as the process is up, before configure
         try:
-            streams = find_detector_cameras(
-                client.probe, DETECTOR, 5.0, list(client.topics.values())
-            )
+            streams = find_detector_cameras(client.probe, DETECTOR, 5.0, list(client.publishers))
             break
         except TopicNotWatchedError as error:  # e.g. a --node-param image_topics
             raise RuntimeError(str(error)) from None
@@ -657,24 +669,29 @@ def wait_until_ready(
 def send_frames(
     client: BenchClient, fmt: str, msg: Any, ledger: FrameLedger, *, count: int, rate_hz: float
 ) -> dict[str, float | None]:
-    """Publish ``count`` frames at ``rate_hz``, each stamped (and recorded) just before publish()."""
-    topic, publisher = client.topics[fmt], client.publishers[fmt]
+    """Publish ``count`` frames at ``rate_hz`` on each camera topic of ``fmt``.
+
+    Each frame is stamped (and recorded) just before publish(); several cameras take turns, spread
+    evenly over each period.
+    """
+    topics = client.topics[fmt]
     publish_ms: list[float] = []
     max_lag_s = 0.0
     start = time.monotonic()
     for index in range(count):
-        wait = start + index / rate_hz - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        else:
-            max_lag_s = max(max_lag_s, -wait)
-        stamp = time.time_ns()
-        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
-        msg.header.frame_id = str(index)
-        ledger.sent(topic, stamp, stamp)
-        before = time.perf_counter()
-        publisher.publish(msg)
-        publish_ms.append((time.perf_counter() - before) * 1e3)
+        for turn, topic in enumerate(topics):
+            wait = start + (index + turn / len(topics)) / rate_hz - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            else:
+                max_lag_s = max(max_lag_s, -wait)
+            stamp = time.time_ns()
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
+            msg.header.frame_id = str(index)
+            ledger.sent(topic, stamp, stamp)
+            before = time.perf_counter()
+            client.publishers[topic].publish(msg)
+            publish_ms.append((time.perf_counter() - before) * 1e3)
     return {
         "publish_ms_p50": _p50(_stats(publish_ms)),
         "max_send_lag_ms": round(max_lag_s * 1e3, 3),
@@ -695,7 +712,8 @@ def measure_case(
     probe.ledger = FrameLedger()  # warm-up frames: answered, never counted
     send_frames(client, fmt, msg, probe.ledger, count=args.warmup, rate_hz=args.rate)
     probe.ledger.wait_until_quiet(args.answer_timeout, limit_s=args.answer_timeout * 3)
-    before = probe.counters(timeout_s=1.5)
+    # diagnostics sent after the warm-up's last answer: else its frames count as the case's
+    before = probe.counters(newer_than=time.monotonic(), timeout_s=2.5)
     ledger = probe.ledger = FrameLedger()
     sending = send_frames(client, fmt, msg, ledger, count=args.frames, rate_hz=args.rate)
     ledger.wait_until_quiet(args.answer_timeout, limit_s=args.answer_timeout * 3)
@@ -709,10 +727,12 @@ def measure_case(
         for key in LATENCY_KEYS
     }
     frames = summary["frames"]
+    topics = client.topics[fmt]
     return {
         "size": size,
         "format": fmt,
-        "topic": client.topics[fmt],
+        "topic": topics[0] if len(topics) == 1 else topics,
+        "cameras": len(topics),
         "bytes_per_frame": len(msg.data),
         "frames_sent": frames["sent"],
         "frames_received_by_node": None if counts is None else counts["received"],
@@ -739,6 +759,8 @@ def measure_case(
         "objects_per_frame": summary["detections_per_frame"],
         "throughput": {k: round(v, 3) for k, v in summary["throughput"].items()},
         "unmatched_answers": summary["unmatched_answers"],
+        # with several cameras: each one's answers and latency (is any camera starved?)
+        "per_camera": summary["per_topic"] if len(topics) > 1 else None,
         "engine_changed": client.watch.engines_seen != engine_before,
         **sending,
     }
@@ -855,6 +877,12 @@ def summarize(
     }
 
 
+def _cameras_label(settings: Mapping[str, Any]) -> str:
+    cameras = settings.get("cameras_per_format", 1)
+    rate = f"{settings['rate_hz']:g} Hz"
+    return rate if cameras == 1 else f"{cameras} cameras per format at {rate} each"
+
+
 def plot(report: Mapping[str, Any], path: Path) -> None:
     """Draw end-to-end latency and the node's stages per case, and per size the side-by-side legs."""
     import matplotlib  # noqa: PLC0415 - plotting is optional
@@ -898,7 +926,7 @@ def plot(report: Mapping[str, Any], path: Path) -> None:
     engine = report.get("engine") or {}
     axis.set_title(
         f"detector node over ROS 2 ({engine.get('backend')} {engine.get('precision')} on "
-        f"{engine.get('device')}), {report['settings']['rate_hz']:g} Hz; numbers: answered/sent"
+        f"{engine.get('device')}), {_cameras_label(report['settings'])}; numbers: answered/sent"
     )
     axis.legend(fontsize=8)
     if with_legs:
@@ -1024,6 +1052,7 @@ def _report_head(
             "frames": args.frames,
             "warmup_frames": args.warmup,
             "rate_hz": args.rate,
+            "cameras_per_format": args.cameras,
             "answer_timeout_s": args.answer_timeout,
             "frames_from": origin,
             "camera_qos": "reliable, keep last 1",
@@ -1044,7 +1073,7 @@ def measure_node(
     from yolo_trt_ros.ros.node_runner import ros_session  # noqa: PLC0415
 
     with ros_session(["bench_node"]):  # SIGINT and SIGTERM: KeyboardInterrupt
-        client = BenchClient(args.formats)
+        client = BenchClient(camera_topics(args.formats, args.cameras))
         try:
             _, ready_s = wait_until_ready(client, detector, args)
             report["node"] |= {"ready_s": round(ready_s, 2), "image_qos": client.image_qos()}
@@ -1086,7 +1115,7 @@ def run(args: argparse.Namespace, work: Path) -> tuple[dict[str, Any], int]:
     frame_files = {label: str(work / f"frame_{label}.npy") for label in frames}
     for label, frame in frames.items():
         np.save(frame_files[label], frame)
-    command = node_command(args, {fmt: f"{TOPIC_PREFIX}/{fmt}" for fmt in args.formats})
+    command = node_command(args, camera_topics(args.formats, args.cameras))
     report = _report_head(args, command, dds, origin)
     print(f"bench_node: starting {' '.join(command)}", file=sys.stderr, flush=True)
     started = time.monotonic()
@@ -1146,7 +1175,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--warmup", type=int, default=10, help="uncounted frames first, per case (default: 10)"
     )
-    parser.add_argument("--rate", type=float, default=30.0, help="frames per second (default: 30)")
+    parser.add_argument(
+        "--rate", type=float, default=30.0, help="frames per second per camera (default: 30)"
+    )
+    parser.add_argument(
+        "--cameras",
+        type=int,
+        default=1,
+        help="cameras per format, each on its own topic, all served by the one node (default: 1)",
+    )
     parser.add_argument("--backend", default="auto", help="node parameter backend (default: auto)")
     parser.add_argument(
         "--precision", default="auto", help="node parameter precision (default: auto)"
@@ -1230,8 +1267,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(
             f"--formats takes {', '.join(FORMATS)}; --sizes and --formats may not be empty"
         )
-    if args.frames < 1 or args.warmup < 0 or not args.rate > 0:
-        parser.error("--frames must be at least 1, --warmup at least 0 and --rate positive")
+    if args.frames < 1 or args.warmup < 0 or not args.rate > 0 or args.cameras < 1:
+        parser.error(
+            "--frames and --cameras must be at least 1, --warmup at least 0 and --rate positive"
+        )
     if any(":=" not in p for p in args.node_param):
         parser.error("--node-param takes NAME:=VALUE")
     with tempfile.TemporaryDirectory(prefix="bench_node_") as work:

@@ -91,6 +91,28 @@ def test_node_benchmark_measures_the_detector_node_end_to_end(tmp_path: Path) ->
     assert (tmp_path / "plot.png").stat().st_size > 0
 
 
+def test_node_benchmark_serves_several_cameras_from_one_node(tmp_path: Path) -> None:
+    report = _run(
+        "bench_node.py",
+        *("--sizes", "320x240", "--formats", "jpeg", "--cameras", "2", "--frames", "6"),
+        *("--warmup", "1", "--rate", "2", "--answer-timeout", "2", "--backend", "onnxruntime"),
+        tmp_path=tmp_path,
+    )
+    command = report["node"]["command"]  # type: ignore[index]
+    topics = ["/bench_node/camera0/jpeg", "/bench_node/camera1/jpeg"]
+    assert f"image_topics:=['{topics[0]}', '{topics[1]}']" in command, command
+    assert "input_types:=['compressed', 'compressed']" in command, command
+    cases = report["cases"]
+    assert isinstance(cases, list) and len(cases) == 1
+    case = cases[0]
+    assert (case["cameras"], case["topic"], case["frames_sent"]) == (2, topics, 12), case
+    per_camera = case["per_camera"]
+    assert sorted(per_camera) == topics, per_camera
+    for topic, seen in per_camera.items():  # each camera sent its frames and got answers
+        assert seen["sent"] == 6 and seen["detected"] > 0, (topic, seen)
+    assert case["detections_received"] == sum(s["detected"] for s in per_camera.values())
+
+
 def test_first_frame_benchmark_reports_when_the_node_answered(tmp_path: Path) -> None:
     report = _run(
         "bench_first_frame.py",
