@@ -9,10 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 import rclpy
+from builtin_interfaces.msg import Time
 from rclpy.executors import Executor, MultiThreadedExecutor
 from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rosgraph_msgs.msg import Clock
 
-from yolo_trt_ros.ros.node_runner import run_node, spin_forever, stop_requested
+from yolo_trt_ros.ros.node_runner import run_node, spin_forever, spin_until, stop_requested
 
 
 @pytest.fixture(autouse=True)
@@ -88,3 +91,28 @@ def test_a_stop_signal_whose_exception_python_dropped_still_ends_the_spin() -> N
     status = run_node(lambda: Node("runner_dropped_signal"), spin=spin)
     assert status == 7
     assert stop_requested.is_set() and not fallback
+
+
+def test_a_message_that_breaks_an_rclpy_callback_does_not_end_the_spin() -> None:
+    """rclpy's own /clock subscription (use_sim_time) raises ValueError on a negative time, out
+    of the executor; the spin must log it and go on: the next /clock message still arrives."""
+    gave_up: list[bool] = []
+
+    def spin(node: Node, executor: Executor) -> int:
+        clock = node.create_publisher(Clock, "/clock", 10)
+        node.create_timer(10.0, lambda: gave_up.append(True))  # fail, do not hang
+        while clock.get_subscription_count() == 0 and not gave_up:  # rclpy's /clock subscription
+            executor.spin_once(timeout_sec=0.05)
+        clock.publish(Clock(clock=Time(sec=-1)))  # ValueError in rclpy's callback
+        bad_taken = time.monotonic() + 0.5  # its depth-1 queue: the next message would replace it
+        spin_until(executor, lambda: time.monotonic() > bad_taken)
+        clock.publish(Clock(clock=Time(sec=7)))
+        spin_until(executor, lambda: node.get_clock().now().nanoseconds > 0 or bool(gave_up))
+        return node.get_clock().now().nanoseconds // 1_000_000_000
+
+    status = run_node(
+        lambda: Node("runner_clock", parameter_overrides=[Parameter("use_sim_time", value=True)]),
+        spin=spin,
+    )
+    assert not gave_up
+    assert status == 7  # the spin went on after the bad message and took the good one

@@ -23,6 +23,7 @@ from typing import Final, TypeVar
 
 import rclpy
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
+from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
@@ -53,9 +54,32 @@ def stop_on_sigterm() -> None:
 
 
 def spin_until(executor: Executor, done: Callable[[], bool]) -> None:
-    """Spin until ``done()`` or a stop signal (``stop_requested``), waking every 0.1 s."""
+    """Spin until ``done()`` or a stop signal (``stop_requested``), waking every 0.1 s.
+
+    A callback that raises does not end the spin: its message is lost, one error line is logged,
+    and the node goes on. The package's own callbacks refuse bad input themselves; this is for
+    rclpy's, which a message can break (its ``/clock`` time source raises on a negative time).
+    """
     while not done() and not stop_requested.is_set():
-        executor.spin_once(timeout_sec=_WAKE_S)
+        try:
+            executor.spin_once(timeout_sec=_WAKE_S)
+        except ExternalShutdownException:
+            raise
+        except Exception as error:  # no message may end the node
+            if not executor.context.ok():
+                raise
+            _log_callback_error(executor, error)
+
+
+def _log_callback_error(executor: Executor, error: Exception) -> None:
+    nodes = executor.get_nodes()
+    logger = nodes[0].get_logger() if nodes else get_logger("yolo_trt_ros")
+    logger.error(
+        f"a callback raised {type(error).__name__}: {error}; its message was dropped and the "
+        "node keeps running (rclpy's own callbacks raise on some messages, e.g. a /clock time "
+        "below zero under use_sim_time: check that message's publisher)",
+        throttle_duration_sec=5.0,
+    )
 
 
 @contextmanager
