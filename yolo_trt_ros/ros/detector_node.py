@@ -179,7 +179,10 @@ class DetectorNode(LifecycleNode):
         if self._startup_errors:
             first = next(iter(self._startup_errors))
             raise InvalidSettingError("; ".join(self._startup_errors.values()), first)
-        return DetectorConfig.from_values(self._values())
+        config = DetectorConfig.from_values(self._values())
+        # start-up values too (set requests were checked already), before any model is loaded
+        parameters.check_topic_names(config.image_topics, self.resolve_topic_name)
+        return config
 
     def _values(self) -> dict[str, Any]:
         return {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
@@ -267,6 +270,7 @@ class DetectorNode(LifecycleNode):
                 label_info(detector, Header(stamp=self.get_clock().now().to_msg()))
             ),
             on_diagnostics_period=self._set_diagnostics_period,
+            resolve_topic=self.resolve_topic_name,
         )
 
     def _applies_later(self, requested: list[Parameter]) -> str:

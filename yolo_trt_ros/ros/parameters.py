@@ -30,7 +30,7 @@ from yolo_trt_ros.settings import (
     DetectorConfig,
     check_parameter_value,
 )
-from yolo_trt_ros.settings.table import ParameterSpec
+from yolo_trt_ros.settings.table import SPECS, ParameterSpec
 
 if TYPE_CHECKING:  # the export node uses this module too, without loading a detector
     from yolo_trt_ros.detector import Detector
@@ -39,6 +39,7 @@ __all__ = [
     "answer_request",
     "applies_later",
     "check_request",
+    "check_topic_names",
     "declare_all",
     "deletion_refused",
     "descriptor_for",
@@ -72,18 +73,41 @@ def deletion_refused(parameters: Sequence[Parameter]) -> str:
     return f"parameters of this node cannot be deleted ({', '.join(deleted)}); set a value instead"
 
 
-def check_request(parameters: Sequence[Parameter], current: Mapping[str, Any]) -> dict[str, Any]:
+def check_request(
+    parameters: Sequence[Parameter],
+    current: Mapping[str, Any],
+    resolve_topic: Callable[[str], str] | None = None,
+) -> dict[str, Any]:
     """Check each value, then the whole configuration as it would be; return the live values set.
 
     Raises InvalidSettingError naming the parameter: what configure would refuse (lists, device,
-    image size, topics) is refused now. ``current``: every parameter's value before the request.
+    image size, topics) is refused now. ``current``: every parameter's value before the request;
+    ``resolve_topic``: the node's ``resolve_topic_name``, to refuse topic names ROS cannot use.
     """
     for parameter in parameters:
         check_parameter_value(parameter.name, parameter.value)
     values = dict(current)
     values.update({p.name: p.value for p in parameters if p.name in values})
-    DetectorConfig.from_values(values)
+    config = DetectorConfig.from_values(values)
+    if resolve_topic is not None and any(p.name == "image_topics" for p in parameters):
+        check_topic_names(config.image_topics, resolve_topic)
     return {p.name: p.value for p in parameters if p.name in LIVE_PARAMETERS}
+
+
+def check_topic_names(topics: Iterable[str], resolve_topic: Callable[[str], str]) -> None:
+    """Raise InvalidSettingError (image_topics) for the first topic name ROS cannot resolve.
+
+    ``resolve_topic`` is the node's ``resolve_topic_name``: rcl's own expansion and validation
+    (characters, ``{substitutions}``, a leading digit, ``//``), with the node's namespace.
+    """
+    for topic in topics:
+        try:
+            resolve_topic(topic)
+        except Exception as error:  # noqa: BLE001 - rclpy raises RCLError or ValueError here
+            reason = str(error).split(", at ")[0].removeprefix("failed to resolve name: ")
+            raise InvalidSettingError.of(
+                "image_topics", f"{topic!r} is not a valid ROS topic name: {reason}"
+            ) from None
 
 
 def declare_all(node: Node, specs: Iterable[ParameterSpec] = PARAMETERS) -> dict[str, str]:
@@ -117,17 +141,19 @@ def answer_request(
     *,
     on_threshold: Callable[[Detector], None],
     on_diagnostics_period: Callable[[float], None],
+    resolve_topic: Callable[[str], str] | None = None,
 ) -> SetParametersResult:
     """Answer a ``set_parameters`` request; apply live values to ``detector`` (None: unconfigured).
 
     ``on_threshold`` follows a new confidence threshold (LabelInfo), ``on_diagnostics_period`` a
-    new period; a start-up error of a parameter set now is forgotten (``startup_errors``).
+    new period; a start-up error of a parameter set now is forgotten (``startup_errors``);
+    ``resolve_topic`` checks new image topics as check_request does.
     """
     refused = deletion_refused(parameters)
     if refused:
         return SetParametersResult(successful=False, reason=refused)
     try:
-        live = check_request(parameters, current)
+        live = check_request(parameters, current, resolve_topic)
         if live and detector is not None:
             detector.update_settings(
                 **{LIVE_PARAMETERS[name]: value for name, value in live.items()}
@@ -143,14 +169,23 @@ def answer_request(
     for parameter in parameters:  # a value refused at start-up is corrected now
         if startup_errors.pop(parameter.name, None):
             logger.info(f"parameter {parameter.name} is valid again")
-    later = [p.name for p in parameters if p.name not in APPLIED_AT_ONCE and detector is not None]
+    later = [p.name for p in parameters if _read_on_configure(p.name) and detector is not None]
     if later:
         logger.info(f"{', '.join(later)} will take effect on the next configure")
     return SetParametersResult(successful=True)
 
 
+def _read_on_configure(name: str) -> bool:
+    """Whether a change waits for the next configure.
+
+    The node's own parameters do, but the live ones; rclpy's own (``use_sim_time``) do not, since
+    rclpy applies them at once.
+    """
+    return name in SPECS and name not in APPLIED_AT_ONCE
+
+
 def applies_later(parameters: Sequence[Parameter], configured: bool) -> str:
     """Return the reason to answer for values set while configured that only configure reads."""
-    if configured and any(p.name not in APPLIED_AT_ONCE for p in parameters):
+    if configured and any(_read_on_configure(p.name) for p in parameters):
         return "stored; applies at the next configure (cleanup + configure)"
     return ""
