@@ -95,8 +95,12 @@ def test_models_that_cannot_be_prepared(tmp_path: Path) -> None:
     pt.write_bytes(b"not unpickled: Ultralytics is not installed, so this file is never opened")
     with pytest.raises(ExportUnavailableError, match="needs Ultralytics"):
         manager.prepare(ExportRequest(pt))
-    with pytest.raises(ModelNotFoundError):
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
         manager.prepare(ExportRequest(tmp_path / "missing.onnx"))
+    with pytest.raises(ModelNotFoundError, match="is a folder"):
+        manager.prepare(ExportRequest(tmp_path))
+    with pytest.raises(ModelNotFoundError, match="/dev/null is not a regular file"):
+        manager.prepare(ExportRequest(Path("/dev/null")))  # it exists: not "does not exist"
     weights = tmp_path / "model.tflite"
     weights.write_bytes(b"x")
     with pytest.raises(InvalidSettingError, match=r"\.onnx, \.pt or \.engine"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from conftest import RosHarness
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.parameter import Parameter
 
@@ -125,3 +126,38 @@ def test_refused_requests_change_nothing(detector: Detector) -> None:
     bad, log, calls = answer([Parameter("confidence_threshold", value=2.0)], detector, errors)
     assert not bad.successful and "confidence_threshold" in bad.reason
     assert detector.settings == before and errors and not log.lines and not calls
+
+
+def test_topic_names_ros_cannot_use_are_refused_when_set_naming_them(ros: RosHarness) -> None:
+    resolve = ros.node.resolve_topic_name  # rcl's own rules, with a real node's namespace
+    for bad in ("bad name", "/p/{x}", "/p//q", "/1st/image", "/p/image/", "/p/ümlaut"):
+        request = [Parameter("image_topics", value=[bad, "/p/b"])]
+        with pytest.raises(InvalidSettingError) as caught:
+            check_request(request, CURRENT, resolve)
+        assert caught.value.parameter == "image_topics", bad
+        assert f"{bad!r} is not a valid ROS topic name: " in str(caught.value), str(caught.value)
+        assert " at /" not in str(caught.value)  # rcl's source location is left out
+    fine = ["~/image", "camera/image", "/{node}/image", "/cam_1/image_raw"]
+    assert check_request([Parameter("image_topics", value=fine)], CURRENT, resolve) == {}
+
+
+def test_a_rate_cap_too_small_to_let_frames_through_is_refused() -> None:
+    for tiny in (1e-300, 0.001):
+        with pytest.raises(InvalidSettingError, match=r"max_rate_hz.*use 0 \(no cap\)"):
+            check_request([Parameter("max_rate_hz", value=tiny)], CURRENT)
+    for fine in (0.0, 0.01, 15.0):
+        assert check_request([Parameter("max_rate_hz", value=fine)], CURRENT) == {}
+
+
+def test_a_bool_is_not_a_class_filter() -> None:
+    with pytest.raises(InvalidSettingError, match="classes"):
+        check_request([Parameter("classes", value=True)], CURRENT)
+    assert check_request([Parameter("classes", value=3)], CURRENT) == {}
+
+
+def test_rclpys_own_parameters_apply_at_once_and_are_not_said_to_wait(detector: Detector) -> None:
+    # rclpy's time source follows use_sim_time as soon as it is set: no "next configure"
+    request = [Parameter("use_sim_time", value=True)]
+    result, log, _ = answer(request, detector)
+    assert result.successful and log.lines == []
+    assert applies_later(request, configured=True) == ""

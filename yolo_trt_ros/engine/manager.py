@@ -132,7 +132,12 @@ class EngineManager:
         refuse_while_importing_main()
         model = request.model.expanduser()
         if not model.is_file():
-            what = "is a folder, not a model file" if model.is_dir() else "does not exist"
+            if model.is_dir():
+                what = "is a folder, not a model file"
+            elif model.exists():
+                what = "is not a regular file (a device, pipe or socket?)"
+            else:
+                what = "does not exist"
             raise ModelNotFoundError(f"model file {model} {what}")
         if model.suffix.lower() in (".engine", ".plan"):
             # An engine the user names explicitly is loaded as it is (their choice, their file).

@@ -20,6 +20,7 @@ __all__ = ["DetectorConfig"]
 _INPUT_TYPES: Final = ("raw", "compressed")
 _STRING_LISTS: Final = ("image_topics", "camera_names", "input_types", "expected_power_modes")
 _LIST_PARAMETERS: Final = frozenset({"classes", *_STRING_LISTS})
+MIN_RATE_CAP_HZ: Final = 0.01  # one frame every 100 s; a smaller cap would all but stop the camera
 
 
 def _default(name: str) -> Any:
@@ -43,7 +44,7 @@ def _string_list(name: str, value: Any) -> tuple[str, ...]:
 def _class_list(classes: Any) -> tuple[str | int, ...]:
     if classes is None or classes == "":
         return ()
-    if isinstance(classes, str | int):
+    if isinstance(classes, str) or (isinstance(classes, int) and not isinstance(classes, bool)):
         return (classes,)
     if isinstance(classes, Sequence) and all(
         isinstance(c, str | int) and not isinstance(c, bool) for c in classes
@@ -101,6 +102,12 @@ class DetectorConfig:
             raise InvalidSettingError.of(
                 "image_size",
                 f"{self.image_size} is not a multiple of {STRIDE} (the model stride)",
+            )
+        if 0 < self.max_rate_hz < MIN_RATE_CAP_HZ:
+            raise InvalidSettingError.of(
+                "max_rate_hz",
+                f"{self.max_rate_hz:g} Hz would process one frame every "
+                f"{1 / self.max_rate_hz:.3g} s: use 0 (no cap) or at least {MIN_RATE_CAP_HZ} Hz",
             )
         self._check_topics()
         self._check_names()

@@ -206,7 +206,7 @@ PARAMETERS: Final[tuple[ParameterSpec, ...]] = (  # the detector node's
     ParameterSpec(
         "serialized_images",
         True,
-        "Take images as serialized CDR (raw subscription) and view the pixels in place, skipping Python message conversion. false: rclpy builds the message.",
+        "Take images as serialized CDR (raw subscription) and view the pixels in place, skipping Python message conversion; a malformed message is refused as a bad frame, with the reason. false: rclpy builds the message, and drops a malformed one unseen (counted only as missed before the callback).",
     ),
     ParameterSpec(
         "jpeg_decoder",
@@ -242,7 +242,7 @@ PARAMETERS: Final[tuple[ParameterSpec, ...]] = (  # the detector node's
     ParameterSpec(
         "max_rate_hz",
         0.0,
-        "Most frames processed per second per camera; frames arriving sooner are skipped (counted in diagnostics). 0: no cap.",
+        "Most frames processed per second per camera; frames arriving sooner are skipped (counted in diagnostics). 0: no cap; else at least 0.01.",
         float_range=(0.0, 1000.0),
     ),
     ParameterSpec(
