@@ -178,7 +178,7 @@ def answer_request(
 def _read_on_configure(name: str) -> bool:
     """Whether a change waits for the next configure.
 
-    The node's own parameters do, but the live ones; rclpy's own (``use_sim_time``) do not, since
+    The node's own parameters do, except the live ones; rclpy's own (``use_sim_time``) do not, since
     rclpy applies them at once.
     """
     return name in SPECS and name not in APPLIED_AT_ONCE
