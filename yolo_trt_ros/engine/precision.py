@@ -45,7 +45,9 @@ def calibration_images(folder: Path, limit: int = 500) -> list[Path]:
     """List the image files of a calibration folder, in name order (at most ``limit``)."""
     if not folder.is_dir():
         raise InvalidSettingError(f"calibration folder {folder} does not exist")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in CALIBRATION_SUFFIXES)[:limit]
+    # regular files only: a folder or a FIFO named like an image must not fail or block the read
+    images = (p for p in folder.iterdir() if p.suffix.lower() in CALIBRATION_SUFFIXES)
+    files = sorted(p for p in images if p.is_file())[:limit]
     if not files:
         raise InvalidSettingError(
             f"calibration folder {folder} holds no images ({', '.join(sorted(CALIBRATION_SUFFIXES))})"
