@@ -4,6 +4,7 @@ stands in for an engine (the result says so)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from pathlib import Path
@@ -59,6 +60,27 @@ def test_one_shot_export_failures_exit_nonzero_with_the_reason(
     assert "export failed" in result.stderr and message in result.stderr
 
 
+def test_one_shot_export_refuses_bad_values_and_unusable_files_in_one_line(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "a_file"
+    not_a_folder.write_text("x")
+    calibration = tmp_path / "calibration"  # named like images: a folder and a FIFO (never read)
+    (calibration / "d.jpg").mkdir(parents=True)
+    os.mkfifo(calibration / "f.jpg")
+    cases = [
+        ((f"output_dir:={not_a_folder}", "precision:=fp32"), "File exists"),
+        (("batch:=-3",), "parameter batch"),
+        (("image_size:=-5",), "parameter image_size"),
+        (("image_size:=[0, 0]",), "parameter image_size"),
+        (("backend:=bogus",), "parameter backend"),
+        (("precision:=int8", f"calibration_dir:={calibration}"), "holds no images"),
+    ]
+    for parameters, message in cases:
+        result = _export(*parameters, f"engine_cache_dir:={tmp_path / 'engines'}")
+        assert result.returncode == 1, (parameters, result.stdout, result.stderr[-2000:])
+        assert "export failed" in result.stderr and message in result.stderr, parameters
+        assert "Traceback" not in result.stderr, (parameters, result.stderr[-2000:])
+
+
 def test_export_action_server(ros: RosHarness, tmp_path: Path) -> None:
     command = [
         str(executables_where_ros2_run_looks()["export"]),
@@ -99,6 +121,20 @@ def test_export_action_server(ros: RosHarness, tmp_path: Path) -> None:
         assert any(f.stage == "precision" and "FP16" in f.message for f in feedback)
         failed = run(ExportEngine.Goal(model=str(tmp_path / "missing.onnx")))
         assert not failed.success and "does not exist" in failed.message
+        not_a_folder = tmp_path / "a_file"
+        not_a_folder.write_text("x")
+        # an error of the system, not of the package: still refused with its reason
+        failed = run(ExportEngine.Goal(precision="fp32", output_dir=str(not_a_folder)))
+        assert not failed.success and "File exists" in failed.message, failed.message
+        failed = run(ExportEngine.Goal(image_size=[320, 320, 3]))
+        assert not failed.success and "image_size" in failed.message, failed.message
+        parameters = LifecycleClient(ros, "export_server")  # its parameter services
+        for name, bad in (("image_size", "abc"), ("backend", "tensorrtt"), ("batch", 0)):
+            successful, reason = parameters.set_parameter(name, bad)
+            assert not successful and name in reason, (name, reason)
+        again = run(ExportEngine.Goal(precision="fp16", image_size=[640, 640]))
+        # the refused values left no mark: the same prepared model as the first goal's
+        assert again.success and again.engine_path == done.engine_path, again.message
         assert server.poll() is None, "the server keeps serving after a failed goal"
     finally:
         server.send_signal(signal.SIGINT)

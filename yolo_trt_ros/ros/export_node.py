@@ -17,10 +17,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.action import ActionServer
 from rclpy.action.server import ServerGoalHandle
 from rclpy.executors import Executor, MultiThreadedExecutor
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from std_msgs.msg import Header
 
 from yolo_trt_ros.action import ExportEngine
@@ -31,33 +33,43 @@ from yolo_trt_ros.models import bundled_model_path
 from yolo_trt_ros.msg import EngineInfo
 from yolo_trt_ros.ros import messages
 from yolo_trt_ros.ros.node_runner import run_node
-from yolo_trt_ros.ros.parameters import descriptor_for
+from yolo_trt_ros.ros.parameters import declare_all, deletion_refused
 from yolo_trt_ros.ros.service_guard import guard_services
-from yolo_trt_ros.settings import EXPORT_PARAMETERS
+from yolo_trt_ros.settings import EXPORT_PARAMETERS, EXPORT_SPECS
+from yolo_trt_ros.settings.values import ImageSize
 
 __all__ = ["ExportNode", "main"]
 
 
 def _image_size(value: Any) -> tuple[int, int] | None:
-    """Turn the image_size parameter (an int, or a [height, width] list) into (height, width)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (value, value) if value else None
-    if (
-        isinstance(value, list | tuple)
-        and len(value) == 2
-        and all(isinstance(v, int) for v in value)
-    ):
-        return int(value[0]), int(value[1])
-    raise InvalidSettingError.of("image_size", f"{value!r} is not 640 or [height, width]")
+    """Turn image_size (640, [height, width], or 0 / [] for the default) into (height, width)."""
+    if isinstance(value, list | tuple) and not value:
+        return None
+    try:
+        size = ImageSize.parse(value)
+    except (ValueError, TypeError):  # InvalidSettingError (a bad side) is a ValueError too
+        raise InvalidSettingError.of(
+            "image_size", f"{value!r} is not 640 or [height, width], positive multiples of 32"
+        ) from None
+    return None if size is None else size.pair
+
+
+def _check_values(values: dict[str, Any]) -> None:
+    """Raise InvalidSettingError naming the first export parameter whose value is not valid."""
+    for name, value in values.items():
+        if name in EXPORT_SPECS:
+            EXPORT_SPECS[name].check(value)
+    _image_size(values["image_size"])
 
 
 def _request_from(values: dict[str, Any]) -> ExportRequest:
+    _check_values(values)
     return ExportRequest(
         model=Path(values["model"]) if values["model"] else bundled_model_path(),
         precision=str(values["precision"]),
         device=str(values["device"]),
         image_size=_image_size(values["image_size"]),
-        batch=max(int(values["batch"]), 1),
+        batch=int(values["batch"]),
         dynamic=bool(values["dynamic"]),
         calibration_dir=Path(values["calibration_dir"]) if values["calibration_dir"] else None,
         workspace_mib=int(values["workspace_mib"]),
@@ -69,12 +81,16 @@ def _request_from(values: dict[str, Any]) -> ExportRequest:
 
 
 def _request_from_goal(goal: Any, defaults: ExportRequest) -> ExportRequest:
-    size = list(goal.image_size)
+    size = _image_size([int(side) for side in goal.image_size])  # []: the default
+    for name in ("workspace_mib", "optimization_level"):
+        EXPORT_SPECS[name].check(int(getattr(goal, name)))
+    if goal.batch < 0:
+        raise InvalidSettingError.of("batch", f"{goal.batch} is negative (0 means 1)")
     return ExportRequest(
         model=Path(goal.model) if goal.model else defaults.model,
         precision=goal.precision or defaults.precision,
         device=goal.device or defaults.device,
-        image_size=(int(size[0]), int(size[1])) if len(size) == 2 else defaults.image_size,
+        image_size=size or defaults.image_size,
         batch=max(int(goal.batch), 1),
         dynamic=bool(goal.dynamic),
         calibration_dir=Path(goal.calibration_dir) if goal.calibration_dir else None,
@@ -92,10 +108,32 @@ class ExportNode(Node):
     def __init__(self, node_name: str = "yolo_export", **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         guard_services(self, self.get_logger().warn)  # no request may end the process
-        for spec in EXPORT_PARAMETERS:
-            self.declare_parameter(spec.name, spec.default, descriptor_for(spec))
+        # a bad start-up value keeps its default and is reported: export refuses until it is fixed
+        self.startup_errors = declare_all(self, EXPORT_PARAMETERS, fails="export")
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         self._lock = threading.Lock()  # one export at a time: builds need the whole GPU
         self._action: ActionServer | None = None
+
+    def _on_set_parameters(self, requested: list[Parameter]) -> SetParametersResult:
+        """Refuse a value the export would refuse, naming the parameter; forget fixed errors."""
+        refused = deletion_refused(requested)
+        if refused:
+            return SetParametersResult(successful=False, reason=refused)
+        values = self.values() | {p.name: p.value for p in requested if p.name in EXPORT_SPECS}
+        try:
+            _check_values(values)
+        except InvalidSettingError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        for parameter in requested:
+            self.startup_errors.pop(parameter.name, None)
+        return SetParametersResult(successful=True)
+
+    def request(self) -> ExportRequest:
+        """Return the export the parameters ask for (InvalidSettingError while one is bad)."""
+        if self.startup_errors:
+            first = next(iter(self.startup_errors))
+            raise InvalidSettingError("; ".join(self.startup_errors.values()), first)
+        return _request_from(self.values())
 
     def values(self) -> dict[str, Any]:
         """Return the current parameter values."""
@@ -143,8 +181,6 @@ class ExportNode(Node):
         )
 
     def _execute(self, goal_handle: ServerGoalHandle) -> Any:
-        request = _request_from_goal(goal_handle.request, _request_from(self.values()))
-
         def progress(stage: str, percent: float, message: str) -> None:
             self.log_progress(stage, percent, message)
             goal_handle.publish_feedback(
@@ -153,11 +189,13 @@ class ExportNode(Node):
 
         result = ExportEngine.Result()
         try:
+            request = _request_from_goal(goal_handle.request, self.request())
             prepared = self.export(request, progress)
-        except YoloTrtRosError as error:
-            self.get_logger().error(f"export failed: {error}")
+        except Exception as error:  # noqa: BLE001 - every goal gets its reason, the server stays
+            reason = failure_reason(error)
+            self.get_logger().error(f"export failed: {reason}")
             goal_handle.abort()
-            result.success, result.message = False, str(error)
+            result.success, result.message = False, reason
             return result
         goal_handle.succeed()
         result.success, result.message = True, prepared.note or "ok"
@@ -169,6 +207,16 @@ class ExportNode(Node):
         )
         result.engine = self.engine_info(prepared, request)
         return result
+
+
+def failure_reason(error: Exception) -> str:
+    """One line for an export that failed: the package's own message, or what the system said."""
+    if isinstance(error, YoloTrtRosError):
+        return str(error)
+    if isinstance(error, OSError):  # a file or folder the export could not use
+        where = f" ({error.filename})" if error.filename else ""
+        return f"{error.strerror or error}{where}"
+    return f"unexpected {type(error).__name__}: {error}"
 
 
 def _summary(prepared: PreparedModel) -> str:
@@ -201,9 +249,9 @@ def _serve_or_export(node: ExportNode, executor: Executor) -> int:
         executor.spin()
         return 0
     try:
-        prepared = node.export(_request_from(node.values()), node.log_progress)
-    except YoloTrtRosError as error:
-        node.get_logger().error(f"export failed: {error}")
+        prepared = node.export(node.request(), node.log_progress)
+    except (YoloTrtRosError, OSError) as error:
+        node.get_logger().error(f"export failed: {failure_reason(error)}")
         return 1
     print(_summary(prepared), flush=True)
     return 0

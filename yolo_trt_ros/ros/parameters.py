@@ -110,11 +110,14 @@ def check_topic_names(topics: Iterable[str], resolve_topic: Callable[[str], str]
             ) from None
 
 
-def declare_all(node: Node, specs: Iterable[ParameterSpec] = PARAMETERS) -> dict[str, str]:
+def declare_all(
+    node: Node, specs: Iterable[ParameterSpec] = PARAMETERS, fails: str = "configure"
+) -> dict[str, str]:
     """Declare every parameter; return why each refused start-up override was refused.
 
     A bad override (wrong type, out of range, NaN) must not crash start-up: the parameter keeps
-    its default, the reason is logged, and configure fails until it is set to a valid value.
+    its default, the reason is logged, and ``fails`` (configure, export) fails until it is set to
+    a valid value.
     """
     errors: dict[str, str] = {}
     for spec in specs:
@@ -126,9 +129,7 @@ def declare_all(node: Node, specs: Iterable[ParameterSpec] = PARAMETERS) -> dict
             )
             reason = f"parameter {spec.name}: {error}"
             errors[spec.name] = reason
-            node.get_logger().error(
-                f"{reason}; configure will fail until it is set to a valid value"
-            )
+            node.get_logger().error(f"{reason}; {fails} will fail until it is set to a valid value")
     return errors
 
 

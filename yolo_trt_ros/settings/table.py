@@ -287,16 +287,22 @@ EXPORT_PARAMETERS: Final[tuple[ParameterSpec, ...]] = (  # the export node's
         "Input size: 640 (square) or [height, width], multiples of 32. 0: 640.",
         dynamic_typing=True,
     ),
-    ParameterSpec("batch", 1, "Largest batch the engine accepts."),
+    ParameterSpec("batch", 1, "Largest batch the engine accepts.", int_range=(1, 1024)),
     ParameterSpec("dynamic", False, "Dynamic input shapes (1x32x32 up to batch x image_size)."),
     ParameterSpec(
         "calibration_dir", "", "Folder of typical frames for INT8 calibration (required for int8)."
     ),
-    ParameterSpec("workspace_mib", 0, "TensorRT workspace limit in MiB; 0: TensorRT's default."),
+    ParameterSpec(
+        "workspace_mib",
+        0,
+        "TensorRT workspace limit in MiB; 0: TensorRT's default.",
+        int_range=(0, 1 << 20),
+    ),
     ParameterSpec(
         "optimization_level",
         -1,
         "TensorRT builder optimisation level 0..5; -1: TensorRT's default.",
+        int_range=(-1, 5),
     ),
     ParameterSpec("force", False, "Rebuild even when a matching engine is cached."),
     ParameterSpec("output_dir", "", "Also copy the engine and its sidecar here."),
@@ -316,6 +322,7 @@ EXPORT_PARAMETERS: Final[tuple[ParameterSpec, ...]] = (  # the export node's
         "backend",
         "auto",
         "auto | tensorrt (fail without it) | onnxruntime (prepare the ONNX only).",
+        ("auto", "tensorrt", "onnxruntime"),
     ),
     ParameterSpec(
         "server", False, "Serve the ExportEngine action instead of exporting once and exiting."
