@@ -26,6 +26,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+from yolo_trt_ros.cli_numbers import frame_rate, non_negative_count
 from yolo_trt_ros.errors import InvalidImageError
 from yolo_trt_ros.media import image_files, is_image_file, read_image, video_frames
 from yolo_trt_ros.models import bundled_sample_image_path
@@ -121,9 +122,14 @@ def _parser() -> argparse.ArgumentParser:
         help="image, folder or video (default: the bundled sample photo)",
     )
     parser.add_argument("--topic", default="image", help="topic to publish on (default: image)")
-    parser.add_argument("--rate", type=float, default=2.0, help="frames per second (default: 2)")
     parser.add_argument(
-        "--count", type=int, default=0, help="stop after this many frames (default: 0, never)"
+        "--rate", type=frame_rate, default=2.0, help="frames per second (default: 2)"
+    )
+    parser.add_argument(
+        "--count",
+        type=non_negative_count,
+        default=0,
+        help="stop after this many frames (default: 0, never)",
     )
     parser.add_argument(
         "--compressed", action="store_true", help="publish sensor_msgs/CompressedImage (JPEG)"
@@ -143,9 +149,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_and_ros = list(sys.argv[1:] if argv is None else argv)
     ros_args = rclpy.utilities.remove_ros_args(["image_publisher", *args_and_ros])[1:]
     args = _parser().parse_args(ros_args)
-    if args.rate <= 0:
-        print("image_publisher: --rate must be positive", file=sys.stderr)
-        return 2
     try:
         frames = frames_from(args.source)
         first = next(frames)

@@ -15,6 +15,7 @@ from typing import Any
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
+from yolo_trt_ros.cli_numbers import non_negative_seconds
 from yolo_trt_ros.ros_tools.detector_discovery import absolute_node_name
 
 __all__ = [
@@ -98,7 +99,7 @@ def add_measurement_arguments(parser: argparse.ArgumentParser, default_out: str)
     )
     parser.add_argument(
         "--wait-detector",
-        type=float,
+        type=non_negative_seconds,
         default=30.0,
         help="seconds to wait for the detector (default: 30)",
     )

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from yolo_trt_ros.cli_numbers import epoch_seconds, frame_rate
 from yolo_trt_ros.errors import YoloTrtRosError
 from yolo_trt_ros.media import image_files, is_image_file, read_image, video_frames, video_rate_hz
 from yolo_trt_ros.replay.bag_writer import BAG_FORMATS, BagSettings, write_image_bag
@@ -96,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--rate",
-        type=float,
+        type=frame_rate,
         default=None,
         help="recorded frame rate in Hz (default: the video's, or 30)",
     )
@@ -111,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--resize", type=_size, default=None, help="scale frames to WIDTHxHEIGHT")
     parser.add_argument(
         "--start",
-        type=float,
+        type=epoch_seconds,
         default=None,
         help="first stamp, seconds since the epoch (default: now)",
     )
