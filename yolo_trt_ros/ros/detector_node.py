@@ -31,7 +31,7 @@ from std_msgs.msg import Header
 
 from yolo_trt_ros.detector import Detector
 from yolo_trt_ros.engine.manager import PreparedModel
-from yolo_trt_ros.errors import InvalidSettingError, YoloTrtRosError
+from yolo_trt_ros.errors import YoloTrtRosError
 from yolo_trt_ros.ros import diagnostics, parameters
 from yolo_trt_ros.ros.cameras import Camera, CameraWatch, Frame, arrive, create_cameras, summary
 from yolo_trt_ros.ros.frame_handler import FrameHandler
@@ -176,9 +176,7 @@ class DetectorNode(LifecycleNode):
     # --- configure -------------------------------------------------------------------------------
 
     def _read_config(self) -> DetectorConfig:
-        if self._startup_errors:
-            first = next(iter(self._startup_errors))
-            raise InvalidSettingError("; ".join(self._startup_errors.values()), first)
+        parameters.refuse_startup_errors(self._startup_errors)
         config = DetectorConfig.from_values(self._values())
         # start-up values too (set requests were checked already), before any model is loaded
         parameters.check_topic_names(config.image_topics, self.resolve_topic_name)

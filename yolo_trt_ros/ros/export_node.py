@@ -33,7 +33,7 @@ from yolo_trt_ros.models import bundled_model_path
 from yolo_trt_ros.msg import EngineInfo
 from yolo_trt_ros.ros import messages
 from yolo_trt_ros.ros.node_runner import run_node
-from yolo_trt_ros.ros.parameters import declare_all, deletion_refused
+from yolo_trt_ros.ros.parameters import declare_all, deletion_refused, refuse_startup_errors
 from yolo_trt_ros.ros.service_guard import guard_services
 from yolo_trt_ros.settings import EXPORT_PARAMETERS, EXPORT_SPECS
 from yolo_trt_ros.settings.values import ImageSize
@@ -130,9 +130,7 @@ class ExportNode(Node):
 
     def request(self) -> ExportRequest:
         """Return the export the parameters ask for (InvalidSettingError while one is bad)."""
-        if self.startup_errors:
-            first = next(iter(self.startup_errors))
-            raise InvalidSettingError("; ".join(self.startup_errors.values()), first)
+        refuse_startup_errors(self.startup_errors)
         return _request_from(self.values())
 
     def values(self) -> dict[str, Any]:

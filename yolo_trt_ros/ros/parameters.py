@@ -43,6 +43,7 @@ __all__ = [
     "declare_all",
     "deletion_refused",
     "descriptor_for",
+    "refuse_startup_errors",
 ]
 
 
@@ -131,6 +132,13 @@ def declare_all(
             errors[spec.name] = reason
             node.get_logger().error(f"{reason}; {fails} will fail until it is set to a valid value")
     return errors
+
+
+def refuse_startup_errors(errors: Mapping[str, str]) -> None:
+    """Raise InvalidSettingError, naming the first parameter, while a start-up value is refused."""
+    if errors:
+        first = next(iter(errors))
+        raise InvalidSettingError("; ".join(errors.values()), first)
 
 
 def answer_request(
